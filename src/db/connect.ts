@@ -1,0 +1,36 @@
+import mongoose from 'mongoose';
+import type { Logger } from '../log';
+import { retry } from '../retry';
+
+export interface Db {
+  connection: mongoose.Connection;
+  isConnected(): boolean;
+  close(): Promise<void>;
+}
+
+/** Connects with backoff for at most `timeoutMs`, then gives up: the service never serves without its database. */
+export async function connectDb(uri: string, log: Logger, timeoutMs: number): Promise<Db> {
+  const connection = await retry(
+    async () => {
+      const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 3000 });
+      try {
+        await conn.asPromise();
+        return conn;
+      } catch (err) {
+        await conn.close().catch(() => undefined);
+        throw err;
+      }
+    },
+    { timeoutMs, onRetry: (err, wait) => log.warn({ err, wait }, 'MongoDB not reachable yet, retrying') },
+  );
+  log.info({ db: connection.name }, 'connected to MongoDB');
+  return {
+    connection,
+    isConnected: () => connection.readyState === mongoose.ConnectionStates.connected,
+    close: () => connection.close(),
+  };
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}

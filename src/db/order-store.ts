@@ -1,0 +1,80 @@
+import { Schema, Types, type Connection } from 'mongoose';
+import type { Order, OrderStore } from '../domain/payment';
+import { isDuplicateKey } from './connect';
+
+interface OrderDoc {
+  _id: Types.ObjectId;
+  version: number;
+  status: string;
+  userId: string;
+  amount: number;
+  currency: string;
+  paymentId: Types.ObjectId | null;
+}
+
+const orderSchema = new Schema<OrderDoc>(
+  {
+    _id: { type: Schema.Types.ObjectId, required: true },
+    version: { type: Number, required: true },
+    status: { type: String, required: true },
+    userId: { type: String, required: true },
+    amount: { type: Number, required: true },
+    currency: { type: String, required: true },
+    paymentId: { type: Schema.Types.ObjectId, default: null },
+  },
+  // The version comes from the orders service's events, never from mongoose.
+  { collection: 'orders', versionKey: false, timestamps: true },
+);
+
+function toOrder(d: OrderDoc): Order {
+  return {
+    id: d._id.toHexString(),
+    version: d.version,
+    status: d.status,
+    userId: d.userId,
+    amount: d.amount,
+    currency: d.currency,
+    paymentId: d.paymentId ? d.paymentId.toHexString() : null,
+  };
+}
+
+export function createOrderStore(conn: Connection) {
+  const Orders = conn.model<OrderDoc>('Order', orderSchema);
+  const oid = (id: string) => new Types.ObjectId(id);
+  const store: OrderStore & { model: typeof Orders } = {
+    model: Orders,
+    async findById(id) {
+      const d = await Orders.findById(oid(id)).lean<OrderDoc>();
+      return d ? toOrder(d) : null;
+    },
+    async insert(o) {
+      try {
+        await Orders.create({ ...o, _id: oid(o.id), paymentId: null });
+        return 'inserted';
+      } catch (err) {
+        if (isDuplicateKey(err)) return 'duplicate';
+        throw err;
+      }
+    },
+    async cancel(id, version) {
+      const r = await Orders.updateOne({ _id: oid(id), version: version - 1 }, { $set: { status: 'cancelled', version } });
+      return r.modifiedCount === 1;
+    },
+    async claim(orderId, paymentId) {
+      const r = await Orders.updateOne(
+        {
+          $or: [
+            { _id: oid(orderId), paymentId: oid(paymentId) },
+            { _id: oid(orderId), paymentId: null, status: { $ne: 'cancelled' } },
+          ],
+        },
+        { $set: { paymentId: oid(paymentId) } },
+      );
+      return r.matchedCount === 1;
+    },
+    async release(orderId, paymentId) {
+      await Orders.updateOne({ _id: oid(orderId), paymentId: oid(paymentId) }, { $set: { paymentId: null } });
+    },
+  };
+  return store;
+}

@@ -1,0 +1,55 @@
+import { InvalidInputError } from './errors';
+
+/** Amount in the currency's smallest unit (cents, yen, fils) with its ISO code, lower case. */
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+// Stripe's lists of currencies whose minor unit is not the cent.
+const ZERO_DECIMAL = new Set(
+  'bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '),
+);
+const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
+
+export function minorUnitDigits(currency: string): number {
+  const c = currency.toLowerCase();
+  if (ZERO_DECIMAL.has(c)) return 0;
+  if (THREE_DECIMAL.has(c)) return 3;
+  return 2;
+}
+
+/**
+ * Converts a major-unit price as it arrives in JSON (19.99) into integer minor
+ * units (1999) without floating-point arithmetic: the number's shortest decimal
+ * form is read digit by digit, so 19.99 never becomes 1998.9999999.
+ */
+export function toMinorUnits(price: number, currency: string): Money {
+  const digits = minorUnitDigits(currency);
+  if (!Number.isFinite(price) || price < 0) {
+    throw new InvalidInputError(`price must be a finite non-negative number, got ${price}`, 'price');
+  }
+  const text = price.toString();
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!match) {
+    throw new InvalidInputError(`price ${text} is not a plain decimal`, 'price');
+  }
+  const whole = match[1] ?? '0';
+  const fraction = match[2] ?? '';
+  if (fraction.length > digits) {
+    throw new InvalidInputError(`price ${text} has more decimals than ${currency.toUpperCase()} allows`, 'price');
+  }
+  const amount = Number(whole + fraction.padEnd(digits, '0'));
+  if (!Number.isSafeInteger(amount)) {
+    throw new InvalidInputError(`price ${text} is too large`, 'price');
+  }
+  return { amount, currency: currency.toLowerCase() };
+}
+
+/** Formats minor units back to a decimal string, for humans and logs only. */
+export function formatMoney({ amount, currency }: Money): string {
+  const digits = minorUnitDigits(currency);
+  const text = amount.toString().padStart(digits + 1, '0');
+  const major = digits ? `${text.slice(0, -digits)}.${text.slice(-digits)}` : text;
+  return `${major} ${currency.toUpperCase()}`;
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { Subjects } from '../events/subjects';
+import {
+  ConflictError,
+  DeclinedError,
+  InvalidInputError,
+  NotAuthorizedError,
+  NotFoundError,
+} from './errors';
+import type { Clock, OrderStore, OutboxEvent, Payment, PaymentProvider, PaymentStore } from './payment';
+
+export interface PaymentsDeps {
+  orders: OrderStore;
+  payments: PaymentStore;
+  provider: PaymentProvider;
+  clock: Clock;
+  /** How long a pending payment belongs to whoever started it before the reconciler may settle it. */
+  leaseMs: number;
+  /** Called after an event was queued, so that the relay publishes it without waiting. */
+  onEventQueued?: () => void;
+}
+
+export interface PayRequest {
+  userId: string;
+  orderId: string;
+  source: string;
+  idempotencyKey?: string;
+}
+
+type Charged = Payment & { source: string };
+
+export function createPayments(deps: PaymentsDeps) {
+  const { orders, payments, provider, clock } = deps;
+
+  function failedEvent(p: Payment, reason: string): OutboxEvent {
+    const eventId = randomUUID();
+    return {
+      id: eventId,
+      subject: Subjects.PaymentFailed,
+      data: { eventId, id: p.id, orderId: p.orderId, userId: p.userId, reason },
+      at: clock.now(),
+    };
+  }
+
+  async function fail(p: Payment, reason: string): Promise<Payment> {
+    const at = clock.now();
+    const settled = await payments.settle(p.id, {
+      from: 'pending',
+      to: 'failed',
+      at,
+      reason,
+      failureReason: reason,
+      event: failedEvent(p, reason),
+    });
+    await orders.release(p.orderId, p.id);
+    return afterSettle(p.id, settled);
+  }
+
+  async function succeed(p: Payment, stripeId: string): Promise<Payment> {
+    const eventId = randomUUID();
+    const at = clock.now();
+    const settled = await payments.settle(p.id, {
+      from: 'pending',
+      to: 'succeeded',
+      at,
+      stripeId,
+      event: {
+        id: eventId,
+        subject: Subjects.PaymentCreated,
+        data: {
+          eventId,
+          id: p.id,
+          orderId: p.orderId,
+          stripeId,
+          userId: p.userId,
+          amount: p.amount,
+          currency: p.currency,
+        },
+        at,
+      },
+    });
+    return afterSettle(p.id, settled);
+  }
+
+  // A null settlement means someone else (a reconciler, a retried request) settled it first.
+  async function afterSettle(id: string, settled: Payment | null): Promise<Payment> {
+    if (settled) {
+      deps.onEventQueued?.();
+      return settled;
+    }
+    const current = await payments.findById(id);
+    if (!current) throw new NotFoundError('Payment not found');
+    return current;
+  }
+
+  /**
+   * Charges a pending payment that holds its order, under an idempotency key
+   * derived from the payment, so that every retry reaches the same charge.
+   */
+  async function settle(p: Charged): Promise<Payment> {
+    try {
+      const { chargeId } = await provider.charge({
+        amount: p.amount,
+        currency: p.currency,
+        source: p.source,
+        idempotencyKey: `payment-${p.id}`,
+        description: `Order ${p.orderId}`,
+        metadata: { paymentId: p.id, orderId: p.orderId },
+      });
+      return await succeed(p, chargeId);
+    } catch (err) {
+      if (err instanceof DeclinedError || err instanceof InvalidInputError) {
+        await fail(p, err.message);
+      }
+      throw err;
+    }
+  }
+
+  function raiseIfFailed(p: Payment): Payment {
+    if (p.status === 'failed') throw new DeclinedError(p.failureReason ?? 'The payment failed');
+    return p;
+  }
+
+  return {
+    async pay(req: PayRequest): Promise<Payment> {
+      const order = await orders.findById(req.orderId);
+      if (!order) throw new NotFoundError('Order not found');
+      if (order.userId !== req.userId) throw new NotAuthorizedError('Not authorized');
+      if (order.status === 'cancelled') {
+        throw new InvalidInputError('Cannot pay for a cancelled order', undefined, 'order_cancelled');
+      }
+      if (order.paymentId) throw alreadyPaid();
+
+      const now = clock.now();
+      const pending = await payments.insertPending(
+        {
+          orderId: order.id,
+          userId: req.userId,
+          amount: order.amount,
+          currency: order.currency,
+          source: req.source,
+          idempotencyKey: req.idempotencyKey ?? null,
+        },
+        now,
+        new Date(now.getTime() + deps.leaseMs),
+      );
+      if (!(await orders.claim(order.id, pending.id))) {
+        // Nothing was sent to the provider for this one: it can simply go.
+        await payments.remove(pending.id);
+        const latest = await orders.findById(order.id);
+        if (latest?.status === 'cancelled') {
+          throw new InvalidInputError('Cannot pay for a cancelled order', undefined, 'order_cancelled');
+        }
+        throw alreadyPaid();
+      }
+      return raiseIfFailed(await settle(pending));
+    },
+
+    /**
+     * Settles payments left pending past their lease (a crash, a provider
+     * outage). Returns how many it settled. Safe to run on every replica.
+     */
+    async reconcile(limit = 50): Promise<{ settled: number; errors: unknown[] }> {
+      const errors: unknown[] = [];
+      let settled = 0;
+      for (let i = 0; i < limit; i++) {
+        const now = clock.now();
+        const p = await payments.leaseStale(now, new Date(now.getTime() + deps.leaseMs));
+        if (!p) break;
+        try {
+          // A pending payment that never got its order was never sent to the provider.
+          if (!(await orders.claim(p.orderId, p.id))) {
+            await fail(p, 'The order is held by another payment');
+          } else {
+            await settle(p);
+          }
+          settled++;
+        } catch (err) {
+          if (err instanceof DeclinedError || err instanceof InvalidInputError) settled++;
+          else errors.push(err);
+        }
+      }
+      return { settled, errors };
+    },
+
+    async get(id: string): Promise<Payment | null> {
+      return payments.findById(id);
+    },
+  };
+}
+
+function alreadyPaid(): ConflictError {
+  return new ConflictError('The order already has a payment', 'order_already_paid');
+}
+
+export type Payments = ReturnType<typeof createPayments>;

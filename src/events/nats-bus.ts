@@ -1,0 +1,149 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import nats, { type Message, type Stan } from 'node-nats-streaming';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { retry } from '../retry';
+import type { Bus, MessageHandler } from './bus';
+import type { Subject } from './subjects';
+
+type NatsConfig = Config['nats'];
+
+export class BusUnavailableError extends Error {
+  override name = 'BusUnavailableError';
+}
+
+function connectOnce(cfg: NatsConfig): Promise<Stan> {
+  return new Promise((resolve, reject) => {
+    const stan = nats.connect(cfg.clusterId, cfg.clientId, {
+      url: cfg.url,
+      connectTimeout: 3000,
+      ackTimeout: 5000,
+      // Notice a dead streaming server within seconds, not the default 15 s.
+      stanPingInterval: 1000,
+      stanMaxPingOut: 3,
+      reconnect: false,
+      waitOnFirstConnect: false,
+    });
+    const onError = (err: Error) => {
+      stan.removeAllListeners();
+      stan.on('error', () => undefined);
+      reject(err);
+    };
+    stan.once('error', onError);
+    stan.once('connect', () => {
+      stan.removeListener('error', onError);
+      resolve(stan);
+    });
+  });
+}
+
+/**
+ * Connects to NATS Streaming (bounded retries at boot) and keeps the connection:
+ * when the server goes away the bus reconnects in the background and
+ * re-subscribes every listener, while publishes fail fast (the outbox retries them).
+ */
+export async function connectBus(cfg: NatsConfig, log: Logger, bootTimeoutMs: number): Promise<Bus> {
+  const handlers = new Map<Subject, MessageHandler>();
+  let stan: Stan | null = null;
+  let closing = false;
+  let inFlight = 0;
+  let idle: (() => void) | null = null;
+
+  function subscribeOn(conn: Stan, subject: Subject, handler: MessageHandler) {
+    const opts = conn
+      .subscriptionOptions()
+      .setManualAckMode(true)
+      .setDeliverAllAvailable()
+      .setAckWait(cfg.ackWaitMs)
+      .setDurableName(cfg.queueGroup);
+    const sub = conn.subscribe(subject, cfg.queueGroup, opts);
+    sub.on('error', (err: Error) => log.error({ err, subject }, 'subscription error'));
+    sub.on('message', (msg: Message) => {
+      if (closing) return;
+      inFlight++;
+      const data = msg.getData();
+      handler({
+        subject,
+        data: typeof data === 'string' ? data : data.toString('utf8'),
+        sequence: msg.getSequence(),
+        redelivered: msg.isRedelivered(),
+      })
+        .then((ack) => {
+          if (ack) msg.ack();
+        })
+        .catch((err: unknown) => log.error({ err, subject }, 'message handler failed; left for redelivery'))
+        .finally(() => {
+          inFlight--;
+          if (inFlight === 0) idle?.();
+        });
+    });
+  }
+
+  function adopt(conn: Stan) {
+    stan = conn;
+    conn.on('error', (err: Error) => log.warn({ err }, 'NATS connection error'));
+    conn.on('connection_lost', (err: Error) => log.warn({ err }, 'NATS Streaming connection lost'));
+    conn.once('close', () => {
+      if (stan === conn) stan = null;
+      if (!closing) void reconnect();
+    });
+    for (const [subject, handler] of handlers) subscribeOn(conn, subject, handler);
+  }
+
+  async function reconnect() {
+    let wait = 250;
+    while (!closing) {
+      try {
+        const conn = await connectOnce(cfg);
+        if (closing) {
+          conn.close();
+          return;
+        }
+        adopt(conn);
+        log.info('reconnected to NATS Streaming');
+        return;
+      } catch (err) {
+        log.warn({ err, wait }, 'NATS Streaming not reachable, retrying');
+        await sleep(wait);
+        wait = Math.min(wait * 2, 5000);
+      }
+    }
+  }
+
+  const first = await retry(() => connectOnce(cfg), {
+    timeoutMs: bootTimeoutMs,
+    onRetry: (err, wait) => log.warn({ err, wait }, 'NATS Streaming not reachable yet, retrying'),
+  });
+  adopt(first);
+  log.info({ url: cfg.url, clientId: cfg.clientId }, 'connected to NATS Streaming');
+
+  return {
+    publish(subject, data) {
+      const conn = stan;
+      if (!conn) return Promise.reject(new BusUnavailableError('NATS Streaming is not connected'));
+      return new Promise((resolve, reject) => {
+        try {
+          conn.publish(subject, JSON.stringify(data), (err) => (err ? reject(err) : resolve()));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    },
+    subscribe(subject, handler) {
+      handlers.set(subject, handler);
+      if (stan) subscribeOn(stan, subject, handler);
+    },
+    isConnected: () => stan !== null,
+    async close() {
+      closing = true;
+      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+      const conn = stan;
+      stan = null;
+      if (!conn) return;
+      await new Promise<void>((resolve) => {
+        conn.once('close', () => resolve());
+        conn.close();
+      });
+    },
+  };
+}

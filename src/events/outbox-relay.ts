@@ -1,0 +1,64 @@
+import type { PaymentStoreAdapter } from '../db/payment-store';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import type { Bus } from './bus';
+
+/**
+ * Publishes the events that state changes wrote into payments' outboxes, then
+ * marks them sent. Runs on a timer and whenever `kick()` says there is news;
+ * delivery is at least once (a crash after publish and before the mark repeats
+ * the event, with the same eventId).
+ */
+export function startOutboxRelay(deps: {
+  payments: PaymentStoreAdapter;
+  bus: Bus;
+  log: Logger;
+  metrics: Metrics;
+  intervalMs: number;
+}) {
+  const { payments, bus, log, metrics } = deps;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+
+  async function drain(): Promise<void> {
+    do {
+      again = false;
+      const batch = await payments.unpublished(100);
+      for (const { paymentId, event } of batch) {
+        await bus.publish(event.subject, event.data);
+        await payments.markPublished(paymentId, event.id);
+        metrics.eventsPublished.inc({ subject: event.subject });
+      }
+      if (batch.length === 100) again = true;
+    } while (again && !stopped);
+  }
+
+  function kick(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = drain()
+      .catch((err: unknown) => log.warn({ err }, 'outbox relay paused; will retry'))
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  }
+
+  const timer = setInterval(() => void kick(), deps.intervalMs);
+  timer.unref();
+
+  return {
+    kick,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+export type OutboxRelay = ReturnType<typeof startOutboxRelay>;

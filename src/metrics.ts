@@ -1,0 +1,66 @@
+import client from 'prom-client';
+
+/** One registry per service instance, so that tests can run several side by side. */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const payments = new client.Counter({
+    name: 'payments_total',
+    help: 'Payment attempts by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const providerLatency = new client.Histogram({
+    name: 'payment_provider_call_seconds',
+    help: 'Latency of payment provider calls',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+    registers: [registry],
+  });
+  const eventsConsumed = new client.Counter({
+    name: 'events_consumed_total',
+    help: 'Events consumed by subject and outcome',
+    labelNames: ['subject', 'outcome'] as const,
+    registers: [registry],
+  });
+  const eventsPublished = new client.Counter({
+    name: 'events_published_total',
+    help: 'Events published by subject',
+    labelNames: ['subject'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  return { registry, payments, providerLatency, eventsConsumed, eventsPublished, httpDuration };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Gauges read from the database when Prometheus scrapes. */
+export function registerStateGauges(
+  metrics: Metrics,
+  source: { outboxBacklog(): Promise<number>; oldestPending(): Promise<Date | null>; now(): Date },
+): void {
+  new client.Gauge({
+    name: 'outbox_backlog_events',
+    help: 'Events written but not yet published',
+    registers: [metrics.registry],
+    async collect() {
+      this.set(await source.outboxBacklog());
+    },
+  });
+  new client.Gauge({
+    name: 'oldest_pending_payment_age_seconds',
+    help: 'Age of the oldest payment still pending (0 when none)',
+    registers: [metrics.registry],
+    async collect() {
+      const oldest = await source.oldestPending();
+      this.set(oldest ? (source.now().getTime() - oldest.getTime()) / 1000 : 0);
+    },
+  });
+}

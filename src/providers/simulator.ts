@@ -1,0 +1,21 @@
+import { createHash } from 'node:crypto';
+import { DeclinedError, InvalidInputError } from '../domain/errors';
+import type { PaymentProvider } from '../domain/payment';
+
+/**
+ * A deterministic provider for demos without a Stripe account: `tok_visa`
+ * succeeds, `tok_chargeDeclined` is declined. The charge id is derived from the
+ * idempotency key, so a retry reaches the same charge, as with Stripe.
+ */
+export function createSimulatorProvider(): PaymentProvider {
+  return {
+    async charge(req) {
+      if (req.source === 'tok_chargeDeclined') throw new DeclinedError('Your card was declined.', 'token');
+      if (req.source !== 'tok_visa') {
+        throw new InvalidInputError(`No such token: '${req.source}'`, 'token', 'payment_rejected');
+      }
+      const digest = createHash('sha256').update(req.idempotencyKey).digest('hex').slice(0, 24);
+      return { chargeId: `ch_sim_${digest}` };
+    },
+  };
+}
