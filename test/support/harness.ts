@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { Types } from 'mongoose';
+import nats, { type Stan } from 'node-nats-streaming';
+import jwt from 'jsonwebtoken';
+import { loadConfig, type Config } from '../../src/config';
+import type { Clock, PaymentProvider } from '../../src/domain/payment';
+import type { Subject } from '../../src/events/subjects';
+import type { Logger } from '../../src/log';
+import { startService, type Service } from '../../src/service';
+import type { NatsServer } from './servers';
+
+export const JWT_KEY = 'test-jwt-key';
+
+export const newId = () => new Types.ObjectId().toHexString();
+export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(6).toString('hex')}`;
+
+export interface TestUser {
+  id: string;
+  email: string;
+  role?: string;
+}
+export const newUser = (role?: string): TestUser => ({
+  id: newId(),
+  email: `${uniqueName('user')}@test.io`,
+  ...(role ? { role } : {}),
+});
+
+export const signToken = (user: TestUser, key = JWT_KEY, options: jwt.SignOptions = {}) =>
+  jwt.sign(user, key, { algorithm: 'HS256', ...options });
+
+/** The ticketing session cookie: base64 of {"jwt": token}. */
+export const sessionCookie = (user: TestUser, key = JWT_KEY) =>
+  `session=${Buffer.from(JSON.stringify({ jwt: signToken(user, key) })).toString('base64')}`;
+
+/** Environment of a service under test; every file gets its own database and client id. */
+export function testEnv(nats: NatsServer, db: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    JWT_KEY,
+    MONGO_URI: `${process.env.TEST_MONGO_URI}/${db}`,
+    NATS_URL: nats.url,
+    NATS_CLUSTER_ID: nats.clusterId,
+    NATS_CLIENT_ID: uniqueName('payments'),
+    PAYMENT_PROVIDER: 'stripe',
+    STRIPE_KEY: 'sk_test_payments',
+    STRIPE_API_BASE: process.env.STRIPE_MOCK_URL as string,
+    PROVIDER_TIMEOUT_MS: '5000',
+    PAYMENTS_RECONCILE_AFTER_MS: '30000',
+    PAYMENTS_RECONCILE_INTERVAL_MS: '600000',
+    OUTBOX_INTERVAL_MS: '200',
+    NATS_ACK_WAIT_MS: '1000',
+    BOOT_TIMEOUT_MS: '10000',
+    ...env,
+  };
+}
+
+export async function startTestService(opts: {
+  nats: NatsServer;
+  db: string;
+  env?: Record<string, string>;
+  provider?: PaymentProvider;
+  clock?: Clock;
+  log?: Logger;
+}): Promise<{ service: Service; config: Config }> {
+  const config = loadConfig(testEnv(opts.nats, opts.db, opts.env));
+  const service = await startService(config, {
+    host: '127.0.0.1',
+    ...(opts.provider && { provider: opts.provider }),
+    ...(opts.clock && { clock: opts.clock }),
+    ...(opts.log && { log: opts.log }),
+  });
+  return { service, config };
+}
+
+export interface Received {
+  subject: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * A plain NATS Streaming client, as another ticketing service would be: it
+ * publishes order events and records every payment event it sees.
+ */
+export async function busClient(server: NatsServer, subjects: Subject[] = []) {
+  const stan: Stan = await new Promise((resolve, reject) => {
+    const c = nats.connect(server.clusterId, uniqueName('peer'), { url: server.url, reconnect: false });
+    c.once('connect', () => resolve(c));
+    c.once('error', reject);
+  });
+  const received: Received[] = [];
+  const waiters: (() => void)[] = [];
+  for (const subject of subjects) {
+    const sub = stan.subscribe(subject, stan.subscriptionOptions().setDeliverAllAvailable());
+    sub.on('message', (m: nats.Message) => {
+      received.push({ subject, data: JSON.parse(m.getData() as string) as Record<string, unknown> });
+      waiters.splice(0).forEach((w) => w());
+    });
+  }
+  return {
+    received,
+    publish(subject: Subject, data: unknown): Promise<void> {
+      return new Promise((resolve, reject) =>
+        stan.publish(subject, typeof data === 'string' ? data : JSON.stringify(data), (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+    },
+    /** Resolves with the matching events once `count` of them have arrived. */
+    async waitFor(match: (r: Received) => boolean, count = 1, timeoutMs = 10000): Promise<Received[]> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hits = received.filter(match);
+        if (hits.length >= count) return hits;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`expected ${count} matching events, saw ${hits.length}`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+    },
+    close(): Promise<void> {
+      return new Promise((resolve) => {
+        stan.once('close', () => resolve());
+        stan.close();
+      });
+    },
+  };
+}
+export type BusClient = Awaited<ReturnType<typeof busClient>>;
+
+/** Polls until `probe` returns a value: for effects of an event, which has no reply to await. */
+export async function eventually<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 10000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Publishes order:created as the orders service would and waits until the service has it. */
+export async function createOrder(
+  client: BusClient,
+  service: Service,
+  fields: { userId: string; price?: number; currency?: string; id?: string },
+) {
+  const order = {
+    id: fields.id ?? newId(),
+    version: 0,
+    status: 'created',
+    userId: fields.userId,
+    expiresAt: new Date(Date.now() + 15 * 60_000).toISOString(),
+    ticket: { id: newId(), price: fields.price ?? 20 },
+    ...(fields.currency ? { currency: fields.currency } : {}),
+  };
+  await client.publish('order:created', order);
+  await eventually(() => service.stores.orders.findById(order.id));
+  return order;
+}

@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Where scripts/provision.sh caches the server binaries. */
+export const CACHE = process.env.PAYMENTS_SERVERS_CACHE ?? join(homedir(), '.cache', 'payments-servers');
+const bin = (name: string) => join(CACHE, 'bin', name);
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs = 30000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const s = new Socket();
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+      s.connect(port, '127.0.0.1');
+    });
+    if (open) return;
+    await sleep(50);
+  }
+  throw new Error(`${name} did not open port ${port} within ${timeoutMs} ms`);
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function run(name: string, cmd: string, args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  try {
+    await waitForPort(port, child, name);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n${stderr}`);
+  }
+  return child;
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+}
+
+export async function startFerretDb(): Promise<RunningServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'payments-ferretdb-'));
+  const child = await run('ferretdb', bin('ferretdb'), ['-listen-addr', `127.0.0.1:${port}`, '-dir', dir], port);
+  const stop = stopper(child);
+  return {
+    url: `mongodb://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startStripeMock(): Promise<RunningServer> {
+  const port = await freePort();
+  const https = await freePort();
+  const child = await run(
+    'stripe-mock',
+    bin('stripe-mock'),
+    ['-http-addr', `127.0.0.1:${port}`, '-https-addr', `127.0.0.1:${https}`],
+    port,
+  );
+  return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child) };
+}
+
+export async function startLocalstripe(): Promise<RunningServer> {
+  const port = await freePort();
+  const python = join(CACHE, 'localstripe', 'bin', 'python');
+  const script = join(__dirname, '..', '..', 'tools', 'localstripe', 'serve.py');
+  const child = await run('localstripe', python, [script, String(port)], port);
+  return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child) };
+}
+
+export interface NatsServer extends RunningServer {
+  clusterId: string;
+  /** Stops the process; with a file store, `start()` brings the same data back on the same port. */
+  start(): Promise<void>;
+}
+
+/** A NATS Streaming server of the test file's own, so that files never see each other's events. */
+export async function startNatsStreaming(opts: { fileStore?: boolean } = {}): Promise<NatsServer> {
+  const port = await freePort();
+  const monitor = await freePort();
+  const clusterId = 'test-cluster';
+  const dir = opts.fileStore ? mkdtempSync(join(tmpdir(), 'payments-nats-')) : undefined;
+  const args = ['-cid', clusterId, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor)];
+  if (dir) args.push('-store', 'file', '-dir', dir);
+  let child: ChildProcess | null = await run('nats-streaming-server', bin('nats-streaming-server'), args, port);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    clusterId,
+    async start() {
+      if (!child) child = await run('nats-streaming-server', bin('nats-streaming-server'), args, port);
+    },
+    async stop() {
+      if (child) await stopper(child)();
+      child = null;
+    },
+  };
+}
