@@ -57,7 +57,10 @@ export function createOrderStore(conn: Connection) {
       }
     },
     async cancel(id, version) {
-      const r = await Orders.updateOne({ _id: oid(id), version: version - 1 }, { $set: { status: 'cancelled', version } });
+      const r = await Orders.updateOne(
+        { _id: oid(id), version: version - 1 },
+        { $set: { status: 'cancelled', version } },
+      );
       return r.modifiedCount === 1;
     },
     async claim(orderId, paymentId) {

@@ -138,7 +138,9 @@ export function createPaymentStore(conn: Connection) {
         .limit(limit)
         .lean<PaymentDoc[]>();
       return docs.flatMap((d) =>
-        d.events.filter((e) => d.unpublished.includes(e.id)).map((event) => ({ paymentId: d._id.toHexString(), event })),
+        d.events
+          .filter((e) => d.unpublished.includes(e.id))
+          .map((event) => ({ paymentId: d._id.toHexString(), event })),
       );
     },
 

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Subjects } from '../events/subjects';
-import {
-  ConflictError,
-  DeclinedError,
-  InvalidInputError,
-  NotAuthorizedError,
-  NotFoundError,
-} from './errors';
+import { ConflictError, DeclinedError, InvalidInputError, NotAuthorizedError, NotFoundError } from './errors';
 import type { Clock, OrderStore, OutboxEvent, Payment, PaymentProvider, PaymentStore } from './payment';
 
 export interface PaymentsDeps {

@@ -15,7 +15,11 @@ function fromToken(token: string, key: string): CurrentUser | undefined {
     if (typeof payload !== 'object' || typeof payload.id !== 'string' || typeof payload.email !== 'string') {
       return undefined;
     }
-    return { id: payload.id, email: payload.email, ...(typeof payload.role === 'string' ? { role: payload.role } : {}) };
+    return {
+      id: payload.id,
+      email: payload.email,
+      ...(typeof payload.role === 'string' ? { role: payload.role } : {}),
+    };
   } catch {
     return undefined;
   }

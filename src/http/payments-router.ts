@@ -35,7 +35,13 @@ export function paymentsRouter(deps: {
     // Parsed only after authentication: an anonymous caller learns nothing from the body.
     express.json({ limit: '16kb' }),
     validate([
-      body('token').isString().withMessage('token must be a string').bail().trim().notEmpty().withMessage('token is required'),
+      body('token')
+        .isString()
+        .withMessage('token must be a string')
+        .bail()
+        .trim()
+        .notEmpty()
+        .withMessage('token is required'),
       body('orderId')
         .isString()
         .withMessage('orderId must be a string')

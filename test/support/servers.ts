@@ -56,7 +56,7 @@ async function run(name: string, cmd: string, args: string[], port: number): Pro
     await waitForPort(port, child, name);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${stderr}`);
+    throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
   }
   return child;
 }
