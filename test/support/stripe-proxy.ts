@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+interface Recorded {
+  method: string;
+  path: string;
+  idempotencyKey: string | undefined;
+  body: string;
+}
+
+/**
+ * A Stripe-compatible front for stripe-mock or localstripe that adds what
+ * neither can produce: a charge held in flight, outages (5xx, 429, dropped
+ * connections), and Stripe's idempotency-key replay (a repeated key returns the
+ * first response without reaching the server behind it, as Stripe does).
+ */
+export async function startStripeProxy(target: string) {
+  const seen: Recorded[] = [];
+  const forwarded: Recorded[] = [];
+  const replies = new Map<string, { status: number; body: string }>();
+  let hold: { promise: Promise<void>; release: () => void } | null = null;
+  let failures: { count: number; status: number | 'drop' } = { count: 0, status: 500 };
+  const arrivals: (() => void)[] = [];
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const key = req.headers['idempotency-key'] as string | undefined;
+      const rec = { method: req.method ?? 'GET', path: req.url ?? '/', idempotencyKey: key, body };
+      seen.push(rec);
+      arrivals.splice(0).forEach((a) => a());
+      if (failures.count > 0) {
+        failures.count--;
+        if (failures.status === 'drop') return req.socket.destroy();
+        res.writeHead(failures.status, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { type: 'api_error', message: 'Simulated outage' } }));
+      }
+      if (hold) await hold.promise;
+      const cached = key ? replies.get(key) : undefined;
+      if (cached) {
+        res.writeHead(cached.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+        return res.end(cached.body);
+      }
+      forwarded.push(rec);
+      const upstream = await fetch(`${target}${req.url}`, {
+        method: req.method,
+        headers: {
+          authorization: req.headers.authorization ?? '',
+          'content-type': req.headers['content-type'] ?? 'application/x-www-form-urlencoded',
+        },
+        ...(body && req.method !== 'GET' ? { body } : {}),
+      });
+      const text = await upstream.text();
+      if (key && upstream.status < 500) replies.set(key, { status: upstream.status, body: text });
+      res.writeHead(upstream.status, { 'content-type': 'application/json' });
+      res.end(text);
+    })().catch((err: unknown) => {
+      res.writeHead(502);
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  const charges = (list: Recorded[]) => list.filter((r) => r.method === 'POST' && r.path === '/v1/charges');
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** Every charge request that arrived, replays included. */
+    chargeAttempts: () => charges(seen),
+    /** Charge requests that reached the server behind: real charges. */
+    chargesMade: () => charges(forwarded),
+    /** Holds every request until the returned function is called. */
+    hold(): () => void {
+      let release = () => undefined as void;
+      const promise = new Promise<void>((r) => (release = r));
+      hold = { promise, release };
+      return () => {
+        hold = null;
+        release();
+      };
+    },
+    failNext(count: number, status: number | 'drop' = 500) {
+      failures = { count, status };
+    },
+    /** Resolves when `n` charge requests have arrived. */
+    async chargeArrived(n = 1, timeoutMs = 10000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (charges(seen).length < n) {
+        if (Date.now() > deadline) throw new Error(`expected ${n} charge requests, saw ${charges(seen).length}`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, 100);
+          arrivals.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        hold?.release();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+export type StripeProxy = Awaited<ReturnType<typeof startStripeProxy>>;
