@@ -1,16 +1,15 @@
-import type { IdempotencyStore } from './db/idempotency-store';
 import type { Clock } from './domain/payment';
 import type { Payments } from './domain/payments';
 import type { Logger } from './log';
 
 /**
  * The background job: every interval it settles payments left pending past
- * their lease and sweeps expired idempotency keys. Leases make it safe on
- * every replica at once.
+ * their lease, then runs the sweepers (expired idempotency keys, old leases:
+ * FerretDB has no TTL indexes). Leases make it safe on every replica at once.
  */
 export function startReconciler(deps: {
   payments: Payments;
-  idempotency: IdempotencyStore;
+  sweepers: ((now: Date) => Promise<unknown>)[];
   clock: Clock;
   log: Logger;
   intervalMs: number;
@@ -26,7 +25,7 @@ export function startReconciler(deps: {
       deps.log.info({ settled }, 'reconciler settled pending payments');
       deps.onSettled?.();
     }
-    await deps.idempotency.sweep(deps.clock.now());
+    for (const sweep of deps.sweepers) await sweep(deps.clock.now());
   }
 
   function runOnce(): Promise<void> {

@@ -62,7 +62,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   registerListeners(bus, createOrders(orderStore, config.defaultCurrency), log, metrics);
   const reconciler = startReconciler({
     payments,
-    idempotency,
+    sweepers: [
+      (now) => idempotency.sweep(now),
+      (now) => paymentStore.sweepLeases(new Date(now.getTime() - 24 * 60 * 60 * 1000)),
+    ],
     clock,
     log,
     intervalMs: config.reconcile.intervalMs,

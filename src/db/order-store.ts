@@ -9,7 +9,6 @@ interface OrderDoc {
   userId: string;
   amount: number;
   currency: string;
-  paymentId: Types.ObjectId | null;
 }
 
 const orderSchema = new Schema<OrderDoc>(
@@ -20,7 +19,6 @@ const orderSchema = new Schema<OrderDoc>(
     userId: { type: String, required: true },
     amount: { type: Number, required: true },
     currency: { type: String, required: true },
-    paymentId: { type: Schema.Types.ObjectId, default: null },
   },
   // The version comes from the orders service's events, never from mongoose.
   { collection: 'orders', versionKey: false, timestamps: true },
@@ -34,7 +32,6 @@ function toOrder(d: OrderDoc): Order {
     userId: d.userId,
     amount: d.amount,
     currency: d.currency,
-    paymentId: d.paymentId ? d.paymentId.toHexString() : null,
   };
 }
 
@@ -49,7 +46,7 @@ export function createOrderStore(conn: Connection) {
     },
     async insert(o) {
       try {
-        await Orders.create({ ...o, _id: oid(o.id), paymentId: null });
+        await Orders.create({ ...o, _id: oid(o.id) });
         return 'inserted';
       } catch (err) {
         if (isDuplicateKey(err)) return 'duplicate';
@@ -62,21 +59,6 @@ export function createOrderStore(conn: Connection) {
         { $set: { status: 'cancelled', version } },
       );
       return r.modifiedCount === 1;
-    },
-    async claim(orderId, paymentId) {
-      const r = await Orders.updateOne(
-        {
-          $or: [
-            { _id: oid(orderId), paymentId: oid(paymentId) },
-            { _id: oid(orderId), paymentId: null, status: { $ne: 'cancelled' } },
-          ],
-        },
-        { $set: { paymentId: oid(paymentId) } },
-      );
-      return r.matchedCount === 1;
-    },
-    async release(orderId, paymentId) {
-      await Orders.updateOne({ _id: oid(orderId), paymentId: oid(paymentId) }, { $set: { paymentId: null } });
     },
   };
   return store;

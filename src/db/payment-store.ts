@@ -1,11 +1,15 @@
 import { Schema, Types, type Connection } from 'mongoose';
 import type { OutboxEvent, Payment, PaymentStore } from '../domain/payment';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../domain/payment-status';
+import { isDuplicateKey } from './connect';
 
 interface PaymentDoc {
   _id: Types.ObjectId;
   orderId: Types.ObjectId;
   userId: string;
+  // The order id while this payment holds the order (pending, succeeded); unique, so
+  // that one insert decides which payment an order gets, on MongoDB and FerretDB alike.
+  claim: string;
   amount: number;
   currency: string;
   // The card token is kept so that a reconciler can retry the exact same charge request.
@@ -16,9 +20,8 @@ interface PaymentDoc {
   idempotencyKey: string | null;
   history: { status: PaymentStatus; at: Date; reason?: string }[];
   events: OutboxEvent[];
-  // Ids of events not yet published, with their count for an indexable query.
+  // Ids of events not yet published.
   unpublished: string[];
-  unpublishedCount: number;
   leaseUntil: Date | null;
   attempts: number;
   createdAt: Date;
@@ -29,6 +32,7 @@ const paymentSchema = new Schema<PaymentDoc>(
   {
     orderId: { type: Schema.Types.ObjectId, required: true, index: true },
     userId: { type: String, required: true, index: true },
+    claim: { type: String, required: true, unique: true },
     amount: { type: Number, required: true, validate: Number.isSafeInteger },
     currency: { type: String, required: true },
     source: { type: String, required: true },
@@ -38,8 +42,7 @@ const paymentSchema = new Schema<PaymentDoc>(
     idempotencyKey: { type: String, default: null },
     history: [{ _id: false, status: String, at: Date, reason: String }],
     events: [{ _id: false, id: String, subject: String, data: Schema.Types.Mixed, at: Date }],
-    unpublished: { type: [String], default: [] },
-    unpublishedCount: { type: Number, default: 0, index: true },
+    unpublished: { type: [String], default: [], index: true },
     leaseUntil: { type: Date, default: null },
     attempts: { type: Number, default: 0 },
     createdAt: { type: Date, required: true },
@@ -48,6 +51,17 @@ const paymentSchema = new Schema<PaymentDoc>(
   { collection: 'payments', versionKey: false },
 );
 paymentSchema.index({ status: 1, leaseUntil: 1 });
+
+// One document per (payment, attempt): FerretDB v1 applies a conditional update as a
+// read then a write, so only a unique insert can make a reconciler's lease exclusive.
+interface LeaseDoc {
+  _id: string;
+  at: Date;
+}
+const leaseSchema = new Schema<LeaseDoc>(
+  { _id: { type: String, required: true }, at: { type: Date, required: true, index: true } },
+  { collection: 'payment_leases', versionKey: false },
+);
 
 export function toPayment(d: PaymentDoc): Payment & { source: string } {
   return {
@@ -67,34 +81,50 @@ export function toPayment(d: PaymentDoc): Payment & { source: string } {
   };
 }
 
+// Which relay publishes an event: a unique insert per event id, so that replicas
+// do not all publish the same event; a claim left by a dead relay expires.
+const eventClaimSchema = new Schema<LeaseDoc>(
+  { _id: { type: String, required: true }, at: { type: Date, required: true, index: true } },
+  { collection: 'outbox_claims', versionKey: false },
+);
+
 export function createPaymentStore(conn: Connection) {
+  const EventClaims = conn.model<LeaseDoc>('OutboxClaim', eventClaimSchema);
   const Payments = conn.model<PaymentDoc>('Payment', paymentSchema);
+  const Leases = conn.model<LeaseDoc>('PaymentLease', leaseSchema);
   const oid = (id: string) => new Types.ObjectId(id);
 
   const store: PaymentStore & {
     model: typeof Payments;
+    leases: typeof Leases;
     unpublished(limit: number): Promise<{ paymentId: string; event: OutboxEvent }[]>;
     markPublished(paymentId: string, eventId: string): Promise<void>;
+    claimEvent(eventId: string, now: Date, expireMs: number): Promise<boolean>;
+    releaseEvent(eventId: string): Promise<void>;
+    sweepLeases(before: Date): Promise<void>;
     outboxBacklog(): Promise<number>;
     oldestPending(): Promise<Date | null>;
   } = {
     model: Payments,
+    leases: Leases,
 
     async insertPending(p, at, leaseUntil) {
-      const doc = await Payments.create({
-        ...p,
-        orderId: oid(p.orderId),
-        status: 'pending',
-        history: [{ status: 'pending', at }],
-        leaseUntil,
-        createdAt: at,
-        updatedAt: at,
-      });
-      return toPayment(doc.toObject());
-    },
-
-    async remove(id) {
-      await Payments.deleteOne({ _id: oid(id), status: 'pending' });
+      try {
+        const doc = await Payments.create({
+          ...p,
+          orderId: oid(p.orderId),
+          claim: p.orderId,
+          status: 'pending',
+          history: [{ status: 'pending', at }],
+          leaseUntil,
+          createdAt: at,
+          updatedAt: at,
+        });
+        return toPayment(doc.toObject());
+      } catch (err) {
+        if (isDuplicateKey(err)) return null;
+        throw err;
+      }
     },
 
     async findById(id) {
@@ -107,6 +137,7 @@ export function createPaymentStore(conn: Connection) {
       const set: Partial<PaymentDoc> = { status: c.to, updatedAt: c.at, leaseUntil: null };
       if (c.stripeId !== undefined) set.stripeId = c.stripeId;
       if (c.failureReason !== undefined) set.failureReason = c.failureReason;
+      if (c.releaseOrder) set.claim = `released:${id}`;
       const d = await Payments.findOneAndUpdate(
         { _id: oid(id), status: c.from },
         {
@@ -116,7 +147,6 @@ export function createPaymentStore(conn: Connection) {
             events: c.event,
             unpublished: c.event.id,
           },
-          $inc: { unpublishedCount: 1 },
         },
         { new: true },
       ).lean<PaymentDoc>();
@@ -124,16 +154,50 @@ export function createPaymentStore(conn: Connection) {
     },
 
     async leaseStale(now, leaseUntil) {
-      const d = await Payments.findOneAndUpdate(
-        { status: 'pending', leaseUntil: { $lt: now } },
-        { $set: { leaseUntil }, $inc: { attempts: 1 } },
-        { new: true, sort: { leaseUntil: 1 } },
-      ).lean<PaymentDoc>();
-      return d ? toPayment(d) : null;
+      const stale = await Payments.find({ status: 'pending', leaseUntil: { $lt: now } })
+        .sort({ leaseUntil: 1 })
+        .limit(20)
+        .lean<PaymentDoc[]>();
+      for (const d of stale) {
+        const attempt = d.attempts + 1;
+        try {
+          await Leases.create({ _id: `${d._id.toHexString()}:${attempt}`, at: now });
+        } catch (err) {
+          if (isDuplicateKey(err)) continue;
+          throw err;
+        }
+        await Payments.updateOne({ _id: d._id }, { $set: { leaseUntil, attempts: attempt } });
+        return toPayment({ ...d, leaseUntil, attempts: attempt });
+      }
+      return null;
+    },
+
+    async sweepLeases(before: Date) {
+      await Leases.deleteMany({ at: { $lt: before } });
+      await EventClaims.deleteMany({ at: { $lt: before } });
+    },
+
+    async claimEvent(eventId, now, expireMs) {
+      for (let tries = 0; tries < 2; tries++) {
+        try {
+          await EventClaims.create({ _id: eventId, at: now });
+          return true;
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+        }
+        const held = await EventClaims.findById(eventId).lean<LeaseDoc>();
+        if (held && held.at.getTime() > now.getTime() - expireMs) return false;
+        if (held) await EventClaims.deleteOne({ _id: eventId, at: held.at });
+      }
+      return false;
+    },
+
+    async releaseEvent(eventId) {
+      await EventClaims.deleteOne({ _id: eventId });
     },
 
     async unpublished(limit) {
-      const docs = await Payments.find({ unpublishedCount: { $gt: 0 } })
+      const docs = await Payments.find({ 'unpublished.0': { $exists: true } })
         .sort({ updatedAt: 1 })
         .limit(limit)
         .lean<PaymentDoc[]>();
@@ -145,19 +209,15 @@ export function createPaymentStore(conn: Connection) {
     },
 
     async markPublished(paymentId, eventId) {
-      // The filter on the id makes the decrement happen once even when two relays race.
-      await Payments.updateOne(
-        { _id: oid(paymentId), unpublished: eventId },
-        { $pull: { unpublished: eventId }, $inc: { unpublishedCount: -1 } },
-      );
+      // $pull is idempotent: two relays marking the same event leave the same document.
+      await Payments.updateOne({ _id: oid(paymentId), unpublished: eventId }, { $pull: { unpublished: eventId } });
     },
 
     async outboxBacklog() {
-      const r = await Payments.aggregate<{ n: number }>([
-        { $match: { unpublishedCount: { $gt: 0 } } },
-        { $group: { _id: null, n: { $sum: '$unpublishedCount' } } },
-      ]);
-      return r[0]?.n ?? 0;
+      const docs = await Payments.find({ 'unpublished.0': { $exists: true } }, { unpublished: 1 }).lean<
+        Pick<PaymentDoc, 'unpublished'>[]
+      >();
+      return docs.reduce((n, d) => n + d.unpublished.length, 0);
     },
 
     async oldestPending() {

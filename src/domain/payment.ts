@@ -43,19 +43,14 @@ export interface Order {
   userId: string;
   amount: number;
   currency: string;
-  /** The payment that holds this order: set atomically so an order is charged at most once. */
-  paymentId: string | null;
 }
 
 /** Everything the domain needs from storage; db/ implements it. */
 export interface OrderStore {
   findById(id: string): Promise<Order | null>;
-  insert(order: Omit<Order, 'paymentId'>): Promise<'inserted' | 'duplicate'>;
+  insert(order: Order): Promise<'inserted' | 'duplicate'>;
   /** Applies the cancellation only when the stored version is `version - 1`. */
   cancel(id: string, version: number): Promise<boolean>;
-  /** Takes the order for a payment unless another payment holds it; idempotent for the holder. */
-  claim(orderId: string, paymentId: string): Promise<boolean>;
-  release(orderId: string, paymentId: string): Promise<void>;
 }
 
 export interface Settlement {
@@ -65,16 +60,21 @@ export interface Settlement {
   reason?: string;
   stripeId?: string;
   failureReason?: string;
+  /** Lets the order be paid again (a failed payment). */
+  releaseOrder?: boolean;
   event: OutboxEvent;
 }
 
 export interface PaymentStore {
-  insertPending(payment: NewPayment, at: Date, leaseUntil: Date): Promise<Payment & { source: string }>;
-  remove(id: string): Promise<void>;
+  /**
+   * Records a pending payment that holds its order, in one insert that a unique
+   * index makes atomic; null when another pending or succeeded payment holds the order.
+   */
+  insertPending(payment: NewPayment, at: Date, leaseUntil: Date): Promise<(Payment & { source: string }) | null>;
   findById(id: string): Promise<Payment | null>;
   /** Atomic: applies the transition and queues its event only if the status is still `from`. */
   settle(id: string, change: Settlement): Promise<Payment | null>;
-  /** Leases one payment left pending past its lease, so that one reconciler settles it. */
+  /** Leases one payment left pending past its lease; a unique insert makes the lease exclusive across replicas. */
   leaseStale(now: Date, leaseUntil: Date): Promise<(Payment & { source: string }) | null>;
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Subjects } from '../events/subjects';
 import { ConflictError, DeclinedError, InvalidInputError, NotAuthorizedError, NotFoundError } from './errors';
 import type { Clock, OrderStore, OutboxEvent, Payment, PaymentProvider, PaymentStore } from './payment';
@@ -27,7 +27,7 @@ export function createPayments(deps: PaymentsDeps) {
   const { orders, payments, provider, clock } = deps;
 
   function failedEvent(p: Payment, reason: string): OutboxEvent {
-    const eventId = randomUUID();
+    const eventId = eventIdFor(p.id, 'failed');
     return {
       id: eventId,
       subject: Subjects.PaymentFailed,
@@ -44,14 +44,14 @@ export function createPayments(deps: PaymentsDeps) {
       at,
       reason,
       failureReason: reason,
+      releaseOrder: true,
       event: failedEvent(p, reason),
     });
-    await orders.release(p.orderId, p.id);
     return afterSettle(p.id, settled);
   }
 
   async function succeed(p: Payment, stripeId: string): Promise<Payment> {
-    const eventId = randomUUID();
+    const eventId = eventIdFor(p.id, 'succeeded');
     const at = clock.now();
     const settled = await payments.settle(p.id, {
       from: 'pending',
@@ -123,8 +123,6 @@ export function createPayments(deps: PaymentsDeps) {
       if (order.status === 'cancelled') {
         throw new InvalidInputError('Cannot pay for a cancelled order', undefined, 'order_cancelled');
       }
-      if (order.paymentId) throw alreadyPaid();
-
       const now = clock.now();
       const pending = await payments.insertPending(
         {
@@ -138,15 +136,7 @@ export function createPayments(deps: PaymentsDeps) {
         now,
         new Date(now.getTime() + deps.leaseMs),
       );
-      if (!(await orders.claim(order.id, pending.id))) {
-        // Nothing was sent to the provider for this one: it can simply go.
-        await payments.remove(pending.id);
-        const latest = await orders.findById(order.id);
-        if (latest?.status === 'cancelled') {
-          throw new InvalidInputError('Cannot pay for a cancelled order', undefined, 'order_cancelled');
-        }
-        throw alreadyPaid();
-      }
+      if (!pending) throw new ConflictError('The order already has a payment', 'order_already_paid');
       return raiseIfFailed(await settle(pending));
     },
 
@@ -162,12 +152,7 @@ export function createPayments(deps: PaymentsDeps) {
         const p = await payments.leaseStale(now, new Date(now.getTime() + deps.leaseMs));
         if (!p) break;
         try {
-          // A pending payment that never got its order was never sent to the provider.
-          if (!(await orders.claim(p.orderId, p.id))) {
-            await fail(p, 'The order is held by another payment');
-          } else {
-            await settle(p);
-          }
+          await settle(p);
           settled++;
         } catch (err) {
           if (err instanceof DeclinedError || err instanceof InvalidInputError) settled++;
@@ -183,8 +168,13 @@ export function createPayments(deps: PaymentsDeps) {
   };
 }
 
-function alreadyPaid(): ConflictError {
-  return new ConflictError('The order already has a payment', 'order_already_paid');
+/**
+ * One id per payment and transition: if a transition were ever written twice,
+ * consumers would still see one event id and drop the copy.
+ */
+function eventIdFor(paymentId: string, status: string): string {
+  const h = createHash('sha256').update(`${paymentId}:${status}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 export type Payments = ReturnType<typeof createPayments>;

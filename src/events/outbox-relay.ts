@@ -3,11 +3,15 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Bus } from './bus';
 
+// Long enough for a publish and its mark; a relay that died holding a claim loses it then.
+const CLAIM_EXPIRES_MS = 30_000;
+
 /**
  * Publishes the events that state changes wrote into payments' outboxes, then
- * marks them sent. Runs on a timer and whenever `kick()` says there is news;
- * delivery is at least once (a crash after publish and before the mark repeats
- * the event, with the same eventId).
+ * marks them sent. Runs on a timer and whenever `kick()` says there is news.
+ * Each event is claimed first, so replicas do not publish it twice; delivery
+ * is still at least once (a crash between publish and mark repeats the event
+ * once its claim expires, with the same eventId).
  */
 export function startOutboxRelay(deps: {
   payments: PaymentStoreAdapter;
@@ -26,7 +30,14 @@ export function startOutboxRelay(deps: {
       again = false;
       const batch = await payments.unpublished(100);
       for (const { paymentId, event } of batch) {
-        await bus.publish(event.subject, event.data);
+        if (!(await payments.claimEvent(event.id, new Date(), CLAIM_EXPIRES_MS))) continue;
+        try {
+          await bus.publish(event.subject, event.data);
+        } catch (err) {
+          // Let the next attempt, here or on another replica, have it at once.
+          await payments.releaseEvent(event.id);
+          throw err;
+        }
         await payments.markPublished(paymentId, event.id);
         metrics.eventsPublished.inc({ subject: event.subject });
       }

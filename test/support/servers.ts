@@ -107,6 +107,7 @@ export async function startLocalstripe(): Promise<RunningServer> {
 
 export interface NatsServer extends RunningServer {
   clusterId: string;
+  monitorPort: number;
   /** Stops the process; with a file store, `start()` brings the same data back on the same port. */
   start(): Promise<void>;
 }
@@ -124,6 +125,7 @@ export async function startNatsStreaming(opts: { fileStore?: boolean } = {}): Pr
     url: `nats://127.0.0.1:${port}`,
     port,
     clusterId,
+    monitorPort: monitor,
     async start() {
       if (!child) child = await run('nats-streaming-server', bin('nats-streaming-server'), args, port);
     },

@@ -18,6 +18,7 @@ export async function startStripeProxy(target: string) {
   const seen: Recorded[] = [];
   const forwarded: Recorded[] = [];
   const replies = new Map<string, { status: number; body: string }>();
+  const running = new Set<string>();
   let hold: { promise: Promise<void>; release: () => void } | null = null;
   let failures: { count: number; status: number | 'drop' } = { count: 0, status: 500 };
   const arrivals: (() => void)[] = [];
@@ -47,6 +48,14 @@ export async function startStripeProxy(target: string) {
         res.writeHead(cached.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
         return res.end(cached.body);
       }
+      if (key && running.has(key)) {
+        // Stripe refuses a second request while the first with its key is still running.
+        res.writeHead(409, { 'content-type': 'application/json' });
+        return res.end(
+          JSON.stringify({ error: { type: 'idempotency_error', message: 'A request with this key is in progress' } }),
+        );
+      }
+      if (key) running.add(key);
       forwarded.push(rec);
       const upstream = await fetch(`${target}${req.url}`, {
         method: req.method,
@@ -57,6 +66,7 @@ export async function startStripeProxy(target: string) {
         ...(body && req.method !== 'GET' ? { body } : {}),
       });
       const text = await upstream.text();
+      if (key) running.delete(key);
       if (key && upstream.status < 500) replies.set(key, { status: upstream.status, body: text });
       res.writeHead(upstream.status, { 'content-type': 'application/json' });
       res.end(text);

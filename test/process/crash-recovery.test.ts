@@ -1,0 +1,149 @@
+import mongoose from 'mongoose';
+import request from 'supertest';
+import { createOrderStore } from '../../src/db/order-store';
+import { createPaymentStore } from '../../src/db/payment-store';
+import {
+  busClient,
+  eventually,
+  newId,
+  newUser,
+  sessionCookie,
+  testEnv,
+  uniqueName,
+  type BusClient,
+} from '../support/harness';
+import { spawnService } from '../support/process';
+import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
+
+let conn: mongoose.Connection;
+let stripe: StripeProxy;
+
+beforeAll(async () => {
+  stripe = await startStripeProxy(process.env.LOCALSTRIPE_URL as string);
+});
+
+afterAll(async () => {
+  await stripe.close();
+});
+
+async function openDb(db: string) {
+  conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${db}`).asPromise();
+  return { orders: createOrderStore(conn), payments: createPaymentStore(conn) };
+}
+
+async function publishOrder(peer: BusClient, userId: string, stores: Awaited<ReturnType<typeof openDb>>) {
+  const order = {
+    id: newId(),
+    version: 0,
+    status: 'created',
+    userId,
+    expiresAt: new Date().toISOString(),
+    ticket: { id: newId(), price: 25 },
+  };
+  await peer.publish('order:created', order);
+  await eventually(() => stores.orders.findById(order.id));
+  return order;
+}
+
+describe('a service killed mid-payment', () => {
+  let nats: NatsServer;
+  let peer: BusClient;
+
+  beforeEach(async () => {
+    nats = await startNatsStreaming({ fileStore: true });
+    peer = await busClient(nats, ['payment:created']);
+  });
+
+  afterEach(async () => {
+    await peer.close().catch(() => undefined);
+    await conn?.close();
+    await nats.stop();
+  });
+
+  test('SIGKILL while the provider is charging: after restart, one charge, one succeeded payment, one event', async () => {
+    const db = uniqueName('crash_charge');
+    const stores = await openDb(db);
+    const env = testEnv(nats, db, {
+      STRIPE_API_BASE: stripe.url,
+      PROVIDER_TIMEOUT_MS: '2000',
+      PAYMENTS_RECONCILE_AFTER_MS: '5000',
+      PAYMENTS_RECONCILE_INTERVAL_MS: '300',
+    });
+    const first = await spawnService(env);
+    await first.ready();
+    const user = newUser();
+    const order = await publishOrder(peer, user.id, stores);
+
+    const release = stripe.hold();
+    const attempts = stripe.chargeAttempts().length;
+    const made = stripe.chargesMade().length;
+    const inFlight = request(first.url)
+      .post('/api/payments')
+      .set('Cookie', sessionCookie(user))
+      .send({ token: 'pm_card_visa', orderId: order.id })
+      .then(
+        () => 'answered',
+        () => 'cut off',
+      );
+    await stripe.chargeArrived(attempts + 1);
+    expect((await first.kill('SIGKILL')).signal).toBe('SIGKILL');
+    expect(await inFlight).toBe('cut off');
+    // The provider completes the charge the dead process asked for.
+    release();
+    await eventually(async () => stripe.chargesMade().length === made + 1);
+    const [pending] = await stores.payments.model.find({ orderId: order.id }).lean();
+    expect(pending?.status).toBe('pending');
+
+    const second = await spawnService(env);
+    try {
+      await second.ready();
+      const settled = await eventually(async () => {
+        const p = await stores.payments.findById(String(pending?._id));
+        return p?.status === 'succeeded' && p;
+      }, 20000);
+      const [event] = await peer.waitFor((e) => e.data.orderId === order.id);
+      expect(event?.data).toMatchObject({ id: settled.id, stripeId: settled.stripeId });
+      expect(stripe.chargesMade().length).toBe(made + 1);
+      expect(await stores.payments.model.countDocuments({ orderId: order.id })).toBe(1);
+      await eventually(async () => (await stores.payments.outboxBacklog()) === 0);
+      expect(peer.received.filter((e) => e.data.orderId === order.id)).toHaveLength(1);
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+
+  test('SIGKILL after the save and before the publish: the event goes out once the service is back', async () => {
+    const db = uniqueName('crash_publish');
+    const stores = await openDb(db);
+    const env = testEnv(nats, db, { STRIPE_API_BASE: process.env.LOCALSTRIPE_URL as string });
+    const first = await spawnService(env);
+    await first.ready();
+    const user = newUser();
+    const order = await publishOrder(peer, user.id, stores);
+    await peer.close();
+
+    await nats.stop();
+    const res = await request(first.url)
+      .post('/api/payments')
+      .set('Cookie', sessionCookie(user))
+      .send({ token: 'pm_card_visa', orderId: order.id });
+    expect(res.status).toBe(201);
+    expect(await stores.payments.outboxBacklog()).toBe(1);
+    await first.kill('SIGKILL');
+
+    await nats.start();
+    const second = await spawnService(env);
+    try {
+      await second.ready();
+      peer = await busClient(nats, ['payment:created']);
+      const [event] = await peer.waitFor((e) => e.data.orderId === order.id);
+      expect(event?.data).toMatchObject({ id: res.body.id, stripeId: res.body.stripeId });
+      expect(event?.data.eventId).toEqual(expect.any(String));
+      await eventually(async () => (await stores.payments.outboxBacklog()) === 0);
+      expect(peer.received.filter((e) => e.data.orderId === order.id)).toHaveLength(1);
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+});

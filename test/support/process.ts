@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from './servers';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** The service as its own process (`src/main.ts` through tsx), for crash and signal tests. */
+export async function spawnService(env: Record<string, string>) {
+  const port = env.PORT && env.PORT !== '0' ? Number(env.PORT) : await freePort();
+  let output = '';
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    url,
+    exited,
+    output: () => output,
+    /** Resolves once readiness answers 200; rejects if the process ends first. */
+    async ready(timeoutMs = 30000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output}`);
+        const ok = await fetch(`${url}/api/payments/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`service not ready in ${timeoutMs} ms:\n${output}`);
+    },
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+export type ServiceProcess = Awaited<ReturnType<typeof spawnService>>;
