@@ -5,6 +5,7 @@ import type { IdempotencyStore } from './db/idempotency-store';
 import type { Clock } from './domain/payment';
 import type { Payments } from './domain/payments';
 import { authenticate } from './http/auth';
+import { docsRouter } from './http/docs-router';
 import { errorHandler, notFound } from './http/errors';
 import { opsRouter, type HealthChecks } from './http/health-router';
 import { paymentsRouter } from './http/payments-router';
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(authenticate(deps.config.jwtKey));
   app.use(opsRouter(deps.health, deps.metrics));
   app.use(paymentsRouter(deps));
+  app.use(docsRouter());
   app.use(notFound);
   app.use(errorHandler);
   return app;

@@ -20,8 +20,8 @@ export function docsRouter(): Router {
   router.get(`${DOCS}/`, (req, res) => {
     // Without the slash the browser would fetch ./swagger-ui-bundle.js from /api/payments/.
     if (!req.path.endsWith('/')) {
-      const query = req.originalUrl.slice(req.originalUrl.indexOf('?') >>> 0);
-      res.redirect(301, `${DOCS}/${req.originalUrl.includes('?') ? query : ''}`);
+      const q = req.originalUrl.indexOf('?');
+      res.redirect(301, `${DOCS}/${q === -1 ? '' : req.originalUrl.slice(q)}`);
       return;
     }
     res.type('html').send(page);

@@ -128,7 +128,7 @@ export const openApiDocument: OpenAPIV3.Document & { 'x-events': typeof events }
     description: [
       'Charges ticketing orders through Stripe and tells the other services over NATS Streaming.',
       '',
-      'Every answer carries `X-Request-Id`: the caller\'s own when it matches `^[A-Za-z0-9._-]{1,128}$`, else a new UUID.',
+      "Every answer carries `X-Request-Id`: the caller's own when it matches `^[A-Za-z0-9._-]{1,128}$`, else a new UUID.",
       'Every error has the ticketing shape `{ "errors": [{ "message", "field"?, "code"? }] }`.',
       '',
       'Events (payload schemas under `x-events`):',

@@ -1,0 +1,207 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import Ajv from 'ajv';
+import type { OpenAPIV3 } from 'openapi-types';
+import request, { type Response } from 'supertest';
+import { openApiDocument } from '../../src/http/openapi';
+import { orderCreatedSchema, orderCancelledSchema, Subjects } from '../../src/events/subjects';
+import type { Service } from '../../src/service';
+import {
+  busClient,
+  createOrder,
+  newId,
+  newUser,
+  sessionCookie,
+  startTestService,
+  uniqueName,
+  type BusClient,
+} from '../support/harness';
+import { startNatsStreaming, type NatsServer } from '../support/servers';
+
+let nats: NatsServer;
+let service: Service;
+let peer: BusClient;
+let api: OpenAPIV3.Document;
+
+beforeAll(async () => {
+  nats = await startNatsStreaming();
+  ({ service } = await startTestService({ nats, db: uniqueName('openapi') }));
+  peer = await busClient(nats);
+  api = (await SwaggerParser.dereference(structuredClone(openApiDocument))) as OpenAPIV3.Document;
+});
+
+afterAll(async () => {
+  await peer.close();
+  await service.stop();
+  await nats.stop();
+});
+
+interface Layer {
+  route?: { path: unknown; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+  rawPath?: unknown;
+}
+
+/** METHOD /path of every route of the app, nested routers included, with `:id` written `{id}`. */
+function appRoutes(stack: Layer[], prefix = ''): string[] {
+  return stack.flatMap((layer) => {
+    if (layer.route) {
+      const { path, methods } = layer.route;
+      if (typeof path !== 'string') throw new Error(`cannot document a route path like ${String(path)}`);
+      const openApiPath = `${prefix}${path}`.replace(/:(\w+)/g, '{$1}');
+      return Object.keys(methods).map((m) => `${m.toUpperCase()} ${openApiPath}`);
+    }
+    if (layer.handle.stack) {
+      if (typeof layer.rawPath !== 'string') throw new Error(`cannot read the mount path ${String(layer.rawPath)}`);
+      return appRoutes(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : layer.rawPath));
+    }
+    return [];
+  });
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+function documentedRoutes(doc: OpenAPIV3.Document): string[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    METHODS.filter((m) => item?.[m]).map((m) => `${m.toUpperCase()} ${path}`),
+  );
+}
+
+const ajv = new Ajv({ allErrors: true });
+ajv.addVocabulary(['example']);
+ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+
+function schemaErrors(schema: object, value: unknown) {
+  const validate = ajv.compile(schema);
+  return validate(value) ? [] : validate.errors;
+}
+
+/** Checks an answer against what the document promises for that path, method and status. */
+function expectDocumented(res: Response, path: string, method: (typeof METHODS)[number]) {
+  const operation = api.paths[path]?.[method];
+  const documented = operation?.responses[String(res.status)] as OpenAPIV3.ResponseObject | undefined;
+  expect({ path, method, status: res.status, documented: Boolean(documented) }).toEqual(
+    expect.objectContaining({ documented: true }),
+  );
+  const headers = (documented?.headers ?? {}) as Record<string, OpenAPIV3.HeaderObject>;
+  expect(res.headers['x-request-id']).toBeDefined();
+  for (const [name, header] of Object.entries(headers)) {
+    const value: unknown = res.headers[name.toLowerCase()];
+    if (value !== undefined) expect(schemaErrors(header.schema as object, value)).toEqual([]);
+  }
+  const media = documented?.content?.['application/json'];
+  expect(media).toBeDefined();
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(schemaErrors(media?.schema as object, res.body)).toEqual([]);
+}
+
+describe('the OpenAPI document', () => {
+  test('is a valid OpenAPI 3.0 document', async () => {
+    await expect(SwaggerParser.validate(structuredClone(openApiDocument))).resolves.toBeDefined();
+  });
+
+  test('documents exactly the routes the app has', () => {
+    const routes = appRoutes((service.app.router as unknown as { stack: Layer[] }).stack);
+    expect(routes.length).toBeGreaterThan(0);
+    expect([...routes].sort()).toEqual(documentedRoutes(openApiDocument).sort());
+  });
+
+  test('describes every event subject, with examples the contract accepts', () => {
+    const events = openApiDocument['x-events'];
+    expect([...Object.keys(events.consumed), ...Object.keys(events.published)].sort()).toEqual(
+      Object.values(Subjects).sort(),
+    );
+    expect(orderCreatedSchema.safeParse(events.consumed[Subjects.OrderCreated].example).success).toBe(true);
+    expect(orderCancelledSchema.safeParse(events.consumed[Subjects.OrderCancelled].example).success).toBe(true);
+    for (const event of [...Object.values(events.consumed), ...Object.values(events.published)]) {
+      expect(schemaErrors(event.payload, event.example)).toEqual([]);
+    }
+  });
+});
+
+describe('GET /api/payments/doc', () => {
+  test('serves the document as JSON', async () => {
+    const res = await request(service.app).get('/api/payments/doc/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
+  });
+
+  test('serves a Swagger UI page whose scripts and styles load, pointed at the document', async () => {
+    const page = await request(service.app).get('/api/payments/doc/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    const assets = [...page.text.matchAll(/(?:src|href)="\.\/([^"]+)"/g)].flatMap((m) => (m[1] ? [m[1]] : []));
+    expect(assets).toEqual(expect.arrayContaining(['swagger-ui-bundle.js', 'swagger-ui.css', 'swagger-ui-init.js']));
+    for (const asset of assets) {
+      const res = await request(service.app).get(`/api/payments/doc/${asset}`);
+      expect({ asset, status: res.status }).toEqual({ asset, status: 200 });
+      if (asset.endsWith('.js')) expect(res.headers['content-type']).toMatch(/javascript/);
+      if (asset.endsWith('.css')) expect(res.headers['content-type']).toMatch(/^text\/css/);
+    }
+    const init = await request(service.app).get('/api/payments/doc/swagger-ui-init.js');
+    expect(init.text).toContain('"swaggerUrl": "openapi.json"');
+  });
+
+  test('redirects the page asked without its trailing slash', async () => {
+    const res = await request(service.app).get('/api/payments/doc?x=1');
+    expect(res.status).toBe(301);
+    expect(res.headers.location).toBe('/api/payments/doc/?x=1');
+  });
+});
+
+describe('real answers match the document', () => {
+  const post = (cookie?: string) => {
+    const req = request(service.app).post('/api/payments');
+    return cookie ? req.set('Cookie', cookie) : req;
+  };
+
+  test('201 for a paid order, and its replay', async () => {
+    const user = newUser();
+    const order = await createOrder(peer, service, { userId: user.id, price: 12.5 });
+    const key = uniqueName('key');
+    const res = await post(sessionCookie(user))
+      .set('Idempotency-Key', key)
+      .send({ token: 'tok_visa', orderId: order.id });
+    expect(res.status).toBe(201);
+    expectDocumented(res, '/api/payments', 'post');
+
+    const replay = await post(sessionCookie(user))
+      .set('Idempotency-Key', key)
+      .send({ token: 'tok_visa', orderId: order.id });
+    expect(replay.status).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expectDocumented(replay, '/api/payments', 'post');
+  });
+
+  test('400, 401, 404, 409, 413 and 422 from POST /api/payments', async () => {
+    const cookie = sessionCookie(newUser());
+    const key = uniqueName('key');
+    const answers = [
+      await post(cookie).send({}),
+      await post(cookie).set('Content-Type', 'application/json').send('{"token":'),
+      await post(cookie).set('Idempotency-Key', 'k'.repeat(256)).send({ token: 'tok_visa', orderId: newId() }),
+      await post().send({ token: 'tok_visa', orderId: newId() }),
+      await post(cookie).set('Idempotency-Key', key).send({ token: 'tok_visa', orderId: newId() }),
+      await post(cookie).set('Idempotency-Key', key).send({ token: 'tok_visa', orderId: newId() }),
+      await post(cookie).send({ token: 'x'.repeat(17 * 1024), orderId: newId() }),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([400, 400, 400, 401, 404, 422, 413]);
+    for (const res of answers) expectDocumented(res, '/api/payments', 'post');
+
+    const user = newUser();
+    const order = await createOrder(peer, service, { userId: user.id });
+    await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id }).expect(201);
+    const again = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
+    expect(again.status).toBe(409);
+    expectDocumented(again, '/api/payments', 'post');
+  });
+
+  test('the health answers', async () => {
+    const ready = await request(service.app).get('/api/payments/health');
+    expect(ready.status).toBe(200);
+    expectDocumented(ready, '/api/payments/health', 'get');
+    const live = await request(service.app).get('/api/payments/health/live');
+    expect(live.status).toBe(200);
+    expectDocumented(live, '/api/payments/health/live', 'get');
+  });
+});
