@@ -35,23 +35,25 @@ const schema = z
     IDEMPOTENCY_KEY_TTL_MS: int(24 * 60 * 60 * 1000),
     BOOT_TIMEOUT_MS: int(30000),
     SHUTDOWN_TIMEOUT_MS: int(10000),
-  })
-  .superRefine((env, ctx) => {
-    if (!env.MONGO_URI && !env.MONGO_URL) {
-      ctx.addIssue({ code: 'custom', path: ['MONGO_URI'], message: 'is required (or MONGO_URL)' });
-    }
-    if (env.PAYMENT_PROVIDER === 'stripe' && !env.STRIPE_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['STRIPE_KEY'], message: 'is required with PAYMENT_PROVIDER=stripe' });
-    }
-    // A reconciler that re-charged while the first attempt could still be in flight would race it.
-    if (env.PAYMENTS_RECONCILE_AFTER_MS <= env.PROVIDER_TIMEOUT_MS * 2) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PAYMENTS_RECONCILE_AFTER_MS'],
-        message: 'must be more than twice PROVIDER_TIMEOUT_MS',
-      });
-    }
   });
+
+type Env = Record<string, string | undefined>;
+
+// Rules across keys, checked on the raw environment so that they are reported
+// together with the per-key errors rather than only once those are fixed.
+function crossKeyIssues(env: Env): string[] {
+  const issues: string[] = [];
+  const set = (k: string) => Boolean(env[k]?.trim());
+  if (!set('MONGO_URI') && !set('MONGO_URL')) issues.push('MONGO_URI: is required (or MONGO_URL)');
+  if ((env.PAYMENT_PROVIDER ?? 'stripe') === 'stripe' && !set('STRIPE_KEY')) {
+    issues.push('STRIPE_KEY: is required with PAYMENT_PROVIDER=stripe');
+  }
+  // A reconciler that re-charged while the first attempt could still be in flight would race it.
+  const after = Number(env.PAYMENTS_RECONCILE_AFTER_MS ?? 30000);
+  const timeout = Number(env.PROVIDER_TIMEOUT_MS ?? 10000);
+  if (after <= timeout * 2) issues.push('PAYMENTS_RECONCILE_AFTER_MS: must be more than twice PROVIDER_TIMEOUT_MS');
+  return issues;
+}
 
 export type Config = ReturnType<typeof toConfig>;
 
@@ -89,11 +91,14 @@ function toConfig(env: z.infer<typeof schema>) {
 }
 
 /** The only reader of the environment: every bad key is reported at once. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Env): Config {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  const issues = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
+    ...crossKeyIssues(env),
+  ];
+  if (issues.length > 0 || !parsed.success) {
+    throw new ConfigError(`Invalid configuration:\n${issues.map((l) => `  ${l}`).join('\n')}`);
   }
   return toConfig(parsed.data);
 }

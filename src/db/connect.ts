@@ -12,7 +12,10 @@ export interface Db {
 export async function connectDb(uri: string, log: Logger, timeoutMs: number): Promise<Db> {
   const connection = await retry(
     async () => {
-      const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 3000 });
+      // Several short attempts inside the boot window, each logged, rather than one long wait.
+      const conn = mongoose.createConnection(uri, {
+        serverSelectionTimeoutMS: Math.min(5000, Math.max(500, timeoutMs / 4)),
+      });
       try {
         await conn.asPromise();
         return conn;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Subjects } from '../events/subjects';
 import { ConflictError, DeclinedError, InvalidInputError, NotAuthorizedError, NotFoundError } from './errors';
-import type { Clock, OrderStore, OutboxEvent, Payment, PaymentProvider, PaymentStore } from './payment';
+import type { Clock, OrderStore, OutboxEvent, Payment, PaymentProvider, PaymentStore, Settlement } from './payment';
+import { assertTransition } from './payment-status';
 
 export interface PaymentsDeps {
   orders: OrderStore;
@@ -36,9 +37,15 @@ export function createPayments(deps: PaymentsDeps) {
     };
   }
 
+  // Every state change goes through here, so only legal transitions are ever written.
+  async function transition(p: Payment, change: Settlement): Promise<Payment> {
+    assertTransition(change.from, change.to);
+    return afterSettle(p.id, await payments.settle(p.id, change));
+  }
+
   async function fail(p: Payment, reason: string): Promise<Payment> {
     const at = clock.now();
-    const settled = await payments.settle(p.id, {
+    return transition(p, {
       from: 'pending',
       to: 'failed',
       at,
@@ -47,13 +54,12 @@ export function createPayments(deps: PaymentsDeps) {
       releaseOrder: true,
       event: failedEvent(p, reason),
     });
-    return afterSettle(p.id, settled);
   }
 
   async function succeed(p: Payment, stripeId: string): Promise<Payment> {
     const eventId = eventIdFor(p.id, 'succeeded');
     const at = clock.now();
-    const settled = await payments.settle(p.id, {
+    return transition(p, {
       from: 'pending',
       to: 'succeeded',
       at,
@@ -73,7 +79,6 @@ export function createPayments(deps: PaymentsDeps) {
         at,
       },
     });
-    return afterSettle(p.id, settled);
   }
 
   // A null settlement means someone else (a reconciler, a retried request) settled it first.

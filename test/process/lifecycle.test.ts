@@ -1,0 +1,96 @@
+import mongoose from 'mongoose';
+import request from 'supertest';
+import { createOrderStore } from '../../src/db/order-store';
+import { busClient, eventually, newId, newUser, sessionCookie, testEnv, uniqueName } from '../support/harness';
+import { freePort, startNatsStreaming, type NatsServer } from '../support/servers';
+import { startStripeProxy } from '../support/stripe-proxy';
+import { spawnService } from '../support/process';
+
+let nats: NatsServer;
+
+beforeAll(async () => {
+  nats = await startNatsStreaming();
+});
+
+afterAll(async () => {
+  await nats.stop();
+});
+
+describe('the service process', () => {
+  test('exits non-zero before listening, naming every bad setting', async () => {
+    const proc = await spawnService({ NATS_URL: 'nope' });
+    const { code } = await proc.exited;
+    expect(code).toBe(1);
+    for (const key of ['JWT_KEY', 'MONGO_URI', 'NATS_URL', 'NATS_CLUSTER_ID', 'NATS_CLIENT_ID', 'STRIPE_KEY']) {
+      expect(proc.output()).toContain(key);
+    }
+  });
+
+  test('retries an unreachable MongoDB for BOOT_TIMEOUT_MS, never serves, then exits non-zero', async () => {
+    const deadPort = await freePort();
+    const env = testEnv(nats, uniqueName('boot'), {
+      MONGO_URI: `mongodb://127.0.0.1:${deadPort}/payments`,
+      BOOT_TIMEOUT_MS: '2000',
+      LOG_LEVEL: 'warn',
+    });
+    const proc = await spawnService(env);
+    const { code } = await proc.exited;
+    expect(code).toBe(1);
+    expect(proc.output()).toMatch(/MongoDB not reachable yet, retrying/);
+    expect(proc.output()).not.toMatch(/listening/);
+  });
+
+  test('retries an unreachable NATS Streaming the same way', async () => {
+    const env = testEnv(nats, uniqueName('boot'), {
+      NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+      BOOT_TIMEOUT_MS: '2000',
+      LOG_LEVEL: 'warn',
+    });
+    const proc = await spawnService(env);
+    expect((await proc.exited).code).toBe(1);
+    expect(proc.output()).toMatch(/NATS Streaming not reachable yet/);
+  });
+
+  test('on SIGTERM finishes the payment in flight, publishes its event, closes NATS and MongoDB, and exits 0', async () => {
+    const stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
+    const peer = await busClient(nats, ['payment:created']);
+    const db = uniqueName('sigterm');
+    const conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${db}`).asPromise();
+    const proc = await spawnService(testEnv(nats, db, { LOG_LEVEL: 'info', STRIPE_API_BASE: stripe.url }));
+    try {
+      await proc.ready();
+      const user = newUser();
+      const orderId = newId();
+      await peer.publish('order:created', {
+        id: orderId,
+        version: 0,
+        status: 'created',
+        userId: user.id,
+        expiresAt: new Date().toISOString(),
+        ticket: { id: newId(), price: 5 },
+      });
+      await eventually(() => createOrderStore(conn).findById(orderId));
+
+      const release = stripe.hold();
+      const inFlight = request(proc.url)
+        .post('/api/payments')
+        .set('Cookie', sessionCookie(user))
+        .send({ token: 'tok_visa', orderId });
+      const answered = inFlight.then((r) => r);
+      await stripe.chargeArrived(1);
+      const exited = proc.kill('SIGTERM');
+      // New connections are refused while the payment in flight finishes.
+      await expect(fetch(`${proc.url}/api/payments/health/live`)).rejects.toThrow();
+      release();
+      expect((await answered).status).toBe(201);
+      expect((await exited).code).toBe(0);
+      expect(proc.output()).toMatch(/payments service stopped/);
+      await peer.waitFor((e) => e.data.orderId === orderId);
+    } finally {
+      await proc.kill('SIGKILL');
+      await conn.close();
+      await peer.close();
+      await stripe.close();
+    }
+  });
+});
