@@ -1,0 +1,326 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import mongoose, { Types } from 'mongoose';
+import { connectDb, type Db } from '../../src/db/connect';
+import { createIdempotencyStore } from '../../src/db/idempotency-store';
+import { createOrderStore } from '../../src/db/order-store';
+import { createPaymentStore } from '../../src/db/payment-store';
+import { createLogger } from '../../src/log';
+import { backup } from '../../src/tools/backup';
+import { loadBackupConfig } from '../../src/tools/backup-config';
+import { COLLECTIONS, EJSON, manifestPathOf, readManifest, sha256File } from '../../src/tools/dump-file';
+import { restore } from '../../src/tools/restore';
+import { newId, uniqueName } from '../support/harness';
+
+const { Double, Int32, Long } = mongoose.mongo;
+const ROOT = join(__dirname, '..', '..');
+const log = createLogger({ level: 'silent' });
+const uriOf = (db: string) => `${process.env.TEST_MONGO_URI}/${db}`;
+
+const opened: Db[] = [];
+const dirs: string[] = [];
+const newDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'payments-backup-'));
+  dirs.push(dir);
+  return dir;
+};
+async function database(name = uniqueName('backup')) {
+  const db = await connectDb(uriOf(name), log, 10000);
+  opened.push(db);
+  return { name, uri: uriOf(name), db, native: db.connection.getClient().db(name) };
+}
+
+afterAll(async () => {
+  for (const db of opened) {
+    await db.connection.dropDatabase();
+    await db.close();
+  }
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Each collection as canonical Extended JSON, read the way the backup reads it: every BSON type kept. */
+async function snapshot(native: mongoose.mongo.Db) {
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const name of COLLECTIONS) {
+    const docs = await native
+      .collection(name)
+      .find({}, { sort: { _id: 1 }, promoteValues: false })
+      .toArray();
+    out[name] = docs.map((d) => EJSON.serialize(d, { relaxed: false }));
+  }
+  return out;
+}
+
+/** What the service itself writes, through its own stores, plus one document with the rarer number types. */
+async function fill(conn: mongoose.Connection) {
+  const orders = createOrderStore(conn);
+  const payments = createPaymentStore(conn);
+  const keys = createIdempotencyStore(conn, { ttlMs: 86_400_000, lockMs: 30_000 });
+  await Promise.all([orders.model.init(), payments.model.init(), keys.model.init()]);
+
+  const at = new Date('2026-11-23T09:59:58.123Z');
+  const later = new Date(at.getTime() + 1500);
+  const userId = newId();
+  const orderIds = [newId(), newId(), newId(), newId()];
+  for (const [i, id] of orderIds.entries()) {
+    await orders.insert({ id, version: i, status: 'created', userId, amount: 2000 + i * 1999, currency: 'usd' });
+  }
+  await orders.cancel(orderIds[3] as string, 4);
+
+  const charge = async (orderId: string, amount: number, key: string | null) => {
+    const p = await payments.insertPending(
+      { orderId, userId, amount, currency: 'usd', source: 'tok_visa', idempotencyKey: key },
+      at,
+      later,
+    );
+    if (!p) throw new Error(`order ${orderId} already has a payment`);
+    return p;
+  };
+  const paid = await charge(orderIds[0] as string, 2000, 'key-paid');
+  const declined = await charge(orderIds[1] as string, 3999, null);
+  await charge(orderIds[2] as string, 5998, null);
+
+  const createdEvent = newId();
+  await payments.settle(paid.id, {
+    from: 'pending',
+    to: 'succeeded',
+    at: later,
+    stripeId: 'ch_3Nabc123',
+    event: {
+      id: createdEvent,
+      subject: 'payment:created',
+      at: later,
+      data: {
+        eventId: createdEvent,
+        id: paid.id,
+        orderId: paid.orderId,
+        stripeId: 'ch_3Nabc123',
+        userId,
+        amount: 2000,
+        currency: 'usd',
+      },
+    },
+  });
+  await payments.markPublished(paid.id, createdEvent);
+  const failedEvent = newId();
+  await payments.settle(declined.id, {
+    from: 'pending',
+    to: 'failed',
+    at: later,
+    reason: 'card_declined',
+    failureReason: 'Your card was declined.',
+    event: {
+      id: failedEvent,
+      subject: 'payment:failed',
+      at: later,
+      data: {
+        eventId: failedEvent,
+        id: declined.id,
+        orderId: declined.orderId,
+        userId,
+        reason: 'Your card was declined.',
+      },
+    },
+  });
+
+  await keys.begin('key-paid', 'sha256-of-request', at);
+  await keys.complete('key-paid', 201, { id: paid.id, status: 'succeeded', amount: 2000, history: [{ at: later }] });
+  await keys.begin('key-in-flight', 'sha256-of-other', at);
+
+  await conn.collection('payments').insertOne({
+    _id: new Types.ObjectId(),
+    orderId: new Types.ObjectId(),
+    amount: Long.fromString('9007199254740993'),
+    fee: new Double(30),
+    attempts: new Int32(2),
+    rate: 0.029,
+    refunded: false,
+    stripeId: null,
+    history: [
+      { status: 'pending', at: new Date(0) },
+      { status: 'succeeded', at },
+    ],
+    meta: { tags: [], nested: { deep: [{ n: 1 }, 'two', {}] } },
+  });
+}
+
+let source: Awaited<ReturnType<typeof database>>;
+let original: Awaited<ReturnType<typeof snapshot>>;
+
+beforeAll(async () => {
+  source = await database();
+  await fill(source.db.connection);
+  original = await snapshot(source.native);
+});
+
+describe('backup and restore of the payments collections', () => {
+  test('a dump restored into an emptied database gives back every document, field by field', async () => {
+    const out = newDir();
+    const { file, manifest } = await backup({ uri: source.uri, out, log });
+
+    expect(file).toMatch(/\/payments-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.jsonl\.gz$/);
+    expect(manifest.collections).toEqual({ payments: 4, orders: 4, idempotency_keys: 2 });
+    expect(manifest.sha256).toBe((await sha256File(file)).sha256);
+    expect(await readManifest(manifestPathOf(file))).toEqual(manifest);
+    expect(readdirSync(out).sort()).toEqual([manifest.file, manifest.file.replace('.jsonl.gz', '.manifest.json')]);
+    // The fixture really holds the types a relaxed dump would lose.
+    expect(JSON.stringify(original.payments)).toContain('{"$numberDouble":"30.0"}');
+    expect(JSON.stringify(original.payments)).toContain('{"$numberLong":"9007199254740993"}');
+
+    await source.native.dropDatabase();
+    expect(await source.native.collection('payments').countDocuments()).toBe(0);
+    const { counts } = await restore({ uri: source.uri, file, log });
+
+    expect(counts).toEqual(manifest.collections);
+    const restored = await snapshot(source.native);
+    expect(restored).toEqual(original);
+    expect(JSON.stringify(restored)).toBe(JSON.stringify(original));
+  });
+
+  test('a dump with a flipped byte or cut short is refused before anything is written', async () => {
+    const { file } = await backup({ uri: source.uri, out: newDir(), log });
+    const target = await database();
+    const bytes = readFileSync(file);
+
+    const flipped = join(newDir(), 'payments-2026-11-23T10-00-00Z.jsonl.gz');
+    copyFileSync(manifestPathOf(file), manifestPathOf(flipped));
+    const copy = Buffer.from(bytes);
+    const middle = copy.length >> 1;
+    copy.writeUInt8(copy.readUInt8(middle) ^ 0x01, middle);
+    writeFileSync(flipped, copy);
+    await expect(restore({ uri: target.uri, file: flipped, log })).rejects.toMatchObject({
+      code: 'corrupt',
+      message: expect.stringMatching(/corrupt or truncated.*nothing was restored/),
+    });
+
+    writeFileSync(flipped, bytes.subarray(0, bytes.length - 10));
+    await expect(restore({ uri: target.uri, file: flipped, drop: true, log })).rejects.toMatchObject({
+      code: 'corrupt',
+    });
+    expect(await target.native.listCollections().toArray()).toEqual([]);
+  });
+
+  test('a dump whose lines do not add up to its manifest is refused, even with a matching checksum', async () => {
+    const { file, manifest } = await backup({ uri: source.uri, out: newDir(), log });
+    const lines = gunzipSync(readFileSync(file)).toString().split('\n');
+    const forged = join(newDir(), 'payments-2026-11-23T10-00-00Z.jsonl.gz');
+    writeFileSync(forged, gzipSync(lines.slice(1).join('\n')));
+    const { sha256, bytes } = await sha256File(forged);
+    writeFileSync(manifestPathOf(forged), JSON.stringify({ ...manifest, sha256, bytes }));
+    const target = await database();
+
+    await expect(restore({ uri: target.uri, file: forged, log })).rejects.toMatchObject({
+      code: 'corrupt',
+      message: expect.stringContaining('holds 3 payments documents, the manifest says 4'),
+    });
+    expect(await target.native.listCollections().toArray()).toEqual([]);
+  });
+
+  test('refuses to restore into non-empty collections unless told to drop them', async () => {
+    const { file } = await backup({ uri: source.uri, out: newDir(), log });
+    const target = await database();
+    const stray = { _id: new Types.ObjectId(), status: 'created', note: 'written after the dump' };
+    await target.native.collection('orders').insertOne(stray);
+
+    await expect(restore({ uri: target.uri, file, log })).rejects.toMatchObject({
+      code: 'not_empty',
+      message: expect.stringContaining('orders (1)'),
+    });
+    expect(await target.native.collection('orders').find().toArray()).toEqual([stray]);
+    expect(await target.native.collection('payments').countDocuments()).toBe(0);
+
+    await restore({ uri: target.uri, file, drop: true, log });
+    expect(await snapshot(target.native)).toEqual(original);
+  });
+
+  test('--keep 2 after three runs leaves the two newest dumps with their manifests and other files alone', async () => {
+    const out = newDir();
+    writeFileSync(join(out, 'notes.txt'), 'not a dump');
+    const run = (second: number, keep: number) => {
+      const at = new Date(Date.UTC(2026, 10, 23, 10, 0, second));
+      return backup({ uri: source.uri, out, keep, log, clock: { now: () => at } });
+    };
+    await run(0, 2);
+    await run(1, 2);
+    writeFileSync(join(out, '.payments-2026-11-23T09-00-00Z.jsonl.gz.0badc0de.partial'), 'a run that died');
+    const third = await run(2, 2);
+
+    expect(third.deleted).toEqual([
+      '.payments-2026-11-23T09-00-00Z.jsonl.gz.0badc0de.partial',
+      'payments-2026-11-23T10-00-00Z.manifest.json',
+      'payments-2026-11-23T10-00-00Z.jsonl.gz',
+    ]);
+    expect(readdirSync(out).sort()).toEqual([
+      'notes.txt',
+      'payments-2026-11-23T10-00-01Z.jsonl.gz',
+      'payments-2026-11-23T10-00-01Z.manifest.json',
+      'payments-2026-11-23T10-00-02Z.jsonl.gz',
+      'payments-2026-11-23T10-00-02Z.manifest.json',
+    ]);
+    await expect(run(2, 2)).rejects.toMatchObject({ code: 'exists' });
+  });
+});
+
+function cli(tool: 'backup' | 'restore', args: string[], env: Record<string, string | undefined>) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn('npx', ['tsx', `src/tools/${tool}.ts`, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('the backup and restore commands', () => {
+  test('take MONGO_URI or MONGO_URL and name every bad key at once', () => {
+    expect(loadBackupConfig({ MONGO_URL: 'mongodb://db:27017/payments' })).toEqual({
+      mongoUri: 'mongodb://db:27017/payments',
+      logLevel: 'info',
+    });
+    expect(() => loadBackupConfig({ MONGO_URI: 'db:27017', LOG_LEVEL: 'loud' })).toThrow(
+      /MONGO_URI: must be a mongodb:\/\/ or mongodb\+srv:\/\/ URI\n {2}LOG_LEVEL: /,
+    );
+  });
+
+  // The tools must see only the database this test gives them.
+  const env = (extra: Record<string, string> = {}) => ({
+    ...process.env,
+    MONGO_URI: undefined,
+    MONGO_URL: undefined,
+    LOG_LEVEL: 'silent',
+    ...extra,
+  });
+
+  test('exit 0 with a dump written, 1 on bad configuration or a corrupt file, 2 on bad arguments', async () => {
+    const out = newDir();
+    const ok = await cli('backup', ['--out', out, '--keep', '1'], env({ MONGO_URI: source.uri }));
+    expect(ok).toMatchObject({ code: 0 });
+    const [dump] = readdirSync(out).filter((n) => n.endsWith('.jsonl.gz'));
+    expect(readdirSync(out)).toHaveLength(2);
+
+    const noUri = await cli('backup', ['--out', out], env({ LOG_LEVEL: 'loud' }));
+    expect(noUri.code).toBe(1);
+    expect(noUri.stderr).toContain('MONGO_URI: is required (or MONGO_URL)');
+    expect(noUri.stderr).toContain('LOG_LEVEL: Invalid enum value');
+
+    const badKeep = await cli('backup', ['--out', out, '--keep', '0'], env({ MONGO_URI: source.uri }));
+    expect(badKeep.code).toBe(2);
+    expect(badKeep.stderr).toContain('--keep takes a whole number of at least 1');
+
+    const file = join(out, dump as string);
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 1));
+    const target = await database();
+    const corrupt = await cli('restore', ['--file', file], env({ MONGO_URI: target.uri }));
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.stderr).toContain('is corrupt or truncated');
+    expect(await target.native.listCollections().toArray()).toEqual([]);
+  });
+});
