@@ -22,7 +22,7 @@ const schema = z
     NATS_ACK_WAIT_MS: int(5000),
     PAYMENT_PROVIDER: z.enum(['stripe', 'simulator']).default('stripe'),
     STRIPE_KEY: optionalText,
-    STRIPE_API_BASE: z.string().url().optional(),
+    STRIPE_API_BASE: optionalText.pipe(z.string().url().optional()),
     PROVIDER_TIMEOUT_MS: int(10000),
     PAYMENTS_CURRENCY: z
       .string()

@@ -1,0 +1,96 @@
+import request from 'supertest';
+import { createLogger } from '../../src/log';
+import type { Service } from '../../src/service';
+import {
+  busClient,
+  createOrder,
+  JWT_KEY,
+  newUser,
+  sessionCookie,
+  signToken,
+  startTestService,
+  uniqueName,
+  type BusClient,
+} from '../support/harness';
+import { startNatsStreaming, type NatsServer } from '../support/servers';
+
+const STRIPE_KEY = 'sk_test_observabilitysecret';
+const lines: string[] = [];
+
+let nats: NatsServer;
+let service: Service;
+let peer: BusClient;
+
+beforeAll(async () => {
+  nats = await startNatsStreaming();
+  const log = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } });
+  ({ service } = await startTestService({ nats, db: uniqueName('ops'), env: { STRIPE_KEY }, log }));
+  peer = await busClient(nats, ['payment:created']);
+});
+
+afterAll(async () => {
+  await peer.close();
+  await service.stop();
+  await nats.stop();
+});
+
+describe('health', () => {
+  test('liveness answers while the process runs; readiness names each dependency', async () => {
+    expect((await request(service.app).get('/api/payments/health/live')).body).toEqual({ status: 'ok' });
+    const ready = await request(service.app).get('/api/payments/health');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ok', dependencies: { mongo: 'up', nats: 'up' } });
+  });
+});
+
+describe('a full payment, as seen by an operator', () => {
+  let cookie: string;
+  let bearer: string;
+  let requestId: string;
+
+  beforeAll(async () => {
+    const user = newUser();
+    cookie = sessionCookie(user);
+    bearer = signToken(user);
+    const order = await createOrder(peer, service, { userId: user.id, price: 7.5 });
+    const res = await request(service.app)
+      .post('/api/payments')
+      .set('Cookie', cookie)
+      .set('Authorization', `Bearer ${bearer}`)
+      .set('X-Request-Id', 'req-observability-1')
+      .send({ token: 'tok_visa', orderId: order.id });
+    expect(res.status).toBe(201);
+    requestId = res.headers['x-request-id'] as string;
+    await peer.waitFor((e) => e.data.orderId === order.id);
+  });
+
+  test('metrics expose payments by outcome, provider latency, events and the outbox', async () => {
+    await service.relay.kick();
+    const res = await request(service.app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/plain/);
+    const text = res.text;
+    expect(text).toMatch(/^payments_total\{outcome="succeeded"\} 1$/m);
+    expect(text).toMatch(/^payment_provider_call_seconds_count\{operation="charge",outcome="ok"\} 1$/m);
+    expect(text).toMatch(/^events_consumed_total\{subject="order:created",outcome="inserted"\} 1$/m);
+    expect(text).toMatch(/^events_published_total\{subject="payment:created"\} 1$/m);
+    expect(text).toMatch(/^outbox_backlog_events 0$/m);
+    expect(text).toMatch(/^oldest_pending_payment_age_seconds 0$/m);
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(text).toMatch(/^http_request_duration_seconds_count\{method="POST",route="\/api\/payments",status="201"\} 1$/m);
+  });
+
+  test('every log line of the request carries its request id', () => {
+    expect(requestId).toBe('req-observability-1');
+    const mine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === requestId);
+    expect(mine.map((l) => l.msg)).toEqual(expect.arrayContaining(['payment succeeded', 'request done']));
+  });
+
+  test('no token, cookie, card token or key reaches the log', () => {
+    const log = lines.join('');
+    expect(log).toContain('payment succeeded');
+    for (const secret of [bearer, cookie.slice('session='.length), 'tok_visa', STRIPE_KEY, JWT_KEY]) {
+      expect(log).not.toContain(secret);
+    }
+  });
+});
