@@ -7,35 +7,34 @@ const optionalText = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
-const schema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    JWT_KEY: z.string().min(1, 'is required'),
-    MONGO_URI: optionalText,
-    MONGO_URL: optionalText,
-    NATS_URL: z.string().url(),
-    NATS_CLUSTER_ID: z.string().min(1),
-    NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
-    QUEUE_GROUP_NAME: z.string().min(1).default('payments-service'),
-    NATS_ACK_WAIT_MS: int(5000),
-    PAYMENT_PROVIDER: z.enum(['stripe', 'simulator']).default('stripe'),
-    STRIPE_KEY: optionalText,
-    STRIPE_API_BASE: optionalText.pipe(z.string().url().optional()),
-    PROVIDER_TIMEOUT_MS: int(10000),
-    PAYMENTS_CURRENCY: z
-      .string()
-      .regex(/^[A-Za-z]{3}$/, 'an ISO 4217 code')
-      .default('usd')
-      .transform((v) => v.toLowerCase()),
-    PAYMENTS_RECONCILE_INTERVAL_MS: int(10000),
-    PAYMENTS_RECONCILE_AFTER_MS: int(30000),
-    OUTBOX_INTERVAL_MS: int(1000),
-    IDEMPOTENCY_KEY_TTL_MS: int(24 * 60 * 60 * 1000),
-    BOOT_TIMEOUT_MS: int(30000),
-    SHUTDOWN_TIMEOUT_MS: int(10000),
-  });
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  JWT_KEY: z.string().min(1, 'is required'),
+  MONGO_URI: optionalText,
+  MONGO_URL: optionalText,
+  NATS_URL: z.string().url(),
+  NATS_CLUSTER_ID: z.string().min(1),
+  NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
+  QUEUE_GROUP_NAME: z.string().min(1).default('payments-service'),
+  NATS_ACK_WAIT_MS: int(5000),
+  PAYMENT_PROVIDER: z.enum(['stripe', 'simulator']).default('stripe'),
+  STRIPE_KEY: optionalText,
+  STRIPE_API_BASE: optionalText.pipe(z.string().url().optional()),
+  PROVIDER_TIMEOUT_MS: int(10000),
+  PAYMENTS_CURRENCY: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'an ISO 4217 code')
+    .default('usd')
+    .transform((v) => v.toLowerCase()),
+  PAYMENTS_RECONCILE_INTERVAL_MS: int(10000),
+  PAYMENTS_RECONCILE_AFTER_MS: int(30000),
+  OUTBOX_INTERVAL_MS: int(1000),
+  IDEMPOTENCY_KEY_TTL_MS: int(24 * 60 * 60 * 1000),
+  BOOT_TIMEOUT_MS: int(30000),
+  SHUTDOWN_TIMEOUT_MS: int(10000),
+});
 
 type Env = Record<string, string | undefined>;
 

@@ -50,7 +50,10 @@ describe('order:created', () => {
 
     const yen = created({ price: 1500, currency: 'JPY' });
     await peer.publish('order:created', yen);
-    expect(await eventually(() => service.stores.orders.findById(yen.id))).toMatchObject({ amount: 1500, currency: 'jpy' });
+    expect(await eventually(() => service.stores.orders.findById(yen.id))).toMatchObject({
+      amount: 1500,
+      currency: 'jpy',
+    });
   });
 
   test('acks a duplicate without changing the stored order', async () => {

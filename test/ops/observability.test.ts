@@ -77,7 +77,9 @@ describe('a full payment, as seen by an operator', () => {
     expect(text).toMatch(/^outbox_backlog_events 0$/m);
     expect(text).toMatch(/^oldest_pending_payment_age_seconds 0$/m);
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
-    expect(text).toMatch(/^http_request_duration_seconds_count\{method="POST",route="\/api\/payments",status="201"\} 1$/m);
+    expect(text).toMatch(
+      /^http_request_duration_seconds_count\{method="POST",route="\/api\/payments",status="201"\} 1$/m,
+    );
   });
 
   test('every log line of the request carries its request id', () => {

@@ -106,7 +106,12 @@ describe('provider outages', () => {
     const settled = await service.stores.payments.findById(String(pending?._id));
     expect(settled?.status).toBe('succeeded');
     await peer.waitFor((e) => e.subject === 'payment:created' && e.data.orderId === order.id);
-    const keys = new Set(stripe.chargeAttempts().filter((c) => c.body.includes(String(pending?._id))).map((c) => c.idempotencyKey));
+    const keys = new Set(
+      stripe
+        .chargeAttempts()
+        .filter((c) => c.body.includes(String(pending?._id)))
+        .map((c) => c.idempotencyKey),
+    );
     expect(keys.size).toBe(1);
   });
 

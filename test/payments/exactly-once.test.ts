@@ -20,7 +20,11 @@ let stripe: StripeProxy;
 beforeAll(async () => {
   nats = await startNatsStreaming();
   stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
-  ({ service } = await startTestService({ nats, db: uniqueName('exactly_once'), env: { STRIPE_API_BASE: stripe.url } }));
+  ({ service } = await startTestService({
+    nats,
+    db: uniqueName('exactly_once'),
+    env: { STRIPE_API_BASE: stripe.url },
+  }));
   peer = await busClient(nats, ['payment:created']);
 });
 
