@@ -1,22 +1,6 @@
-import type { Service } from '../../src/service';
-import { busClient, eventually, newId, startTestService, uniqueName, type BusClient } from '../support/harness';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { eventually, newId, useStack } from '../support/harness';
 
-let nats: NatsServer;
-let service: Service;
-let peer: BusClient;
-
-beforeAll(async () => {
-  nats = await startNatsStreaming();
-  ({ service } = await startTestService({ nats, db: uniqueName('listeners'), env: { NATS_ACK_WAIT_MS: '1000' } }));
-  peer = await busClient(nats);
-});
-
-afterAll(async () => {
-  await peer.close();
-  await service.stop();
-  await nats.stop();
-});
+const stack = useStack({ name: 'listeners', env: { NATS_ACK_WAIT_MS: '1000' } });
 
 const created = (fields: Partial<{ id: string; version: number; price: number; currency: string }> = {}) => ({
   id: fields.id ?? newId(),
@@ -30,13 +14,13 @@ const created = (fields: Partial<{ id: string; version: number; price: number; c
 
 /** Counts of events_consumed_total by outcome, read from the service's own metrics. */
 async function consumed(subject: string, outcome: string): Promise<number> {
-  const metric = await service.metrics.eventsConsumed.get();
+  const metric = await stack.service.metrics.eventsConsumed.get();
   return metric.values.find((v) => v.labels.subject === subject && v.labels.outcome === outcome)?.value ?? 0;
 }
 
 /** Asks the NATS Streaming server how many messages the service's subscription has not acked. */
 async function unacked(subject: string): Promise<number> {
-  const monitor = `http://127.0.0.1:${nats.monitorPort}/streaming/channelsz?channel=${encodeURIComponent(subject)}&subs=1`;
+  const monitor = `http://127.0.0.1:${stack.nats.monitorPort}/streaming/channelsz?channel=${encodeURIComponent(subject)}&subs=1`;
   const body = (await (await fetch(monitor)).json()) as { subscriptions?: { pending_count: number }[] };
   return (body.subscriptions ?? []).reduce((n, s) => n + s.pending_count, 0);
 }
@@ -44,13 +28,13 @@ async function unacked(subject: string): Promise<number> {
 describe('order:created', () => {
   test('stores the order with its version and the price in minor units of its currency', async () => {
     const e = created({ price: 19.99 });
-    await peer.publish('order:created', e);
-    const order = await eventually(() => service.stores.orders.findById(e.id));
+    await stack.peer.publish('order:created', e);
+    const order = await eventually(() => stack.service.stores.orders.findById(e.id));
     expect(order).toMatchObject({ id: e.id, version: 0, userId: e.userId, amount: 1999, currency: 'usd' });
 
     const yen = created({ price: 1500, currency: 'JPY' });
-    await peer.publish('order:created', yen);
-    expect(await eventually(() => service.stores.orders.findById(yen.id))).toMatchObject({
+    await stack.peer.publish('order:created', yen);
+    expect(await eventually(() => stack.service.stores.orders.findById(yen.id))).toMatchObject({
       amount: 1500,
       currency: 'jpy',
     });
@@ -58,37 +42,37 @@ describe('order:created', () => {
 
   test('acks a duplicate without changing the stored order', async () => {
     const e = created();
-    await peer.publish('order:created', e);
-    await eventually(() => service.stores.orders.findById(e.id));
+    await stack.peer.publish('order:created', e);
+    await eventually(() => stack.service.stores.orders.findById(e.id));
     const before = await consumed('order:created', 'duplicate');
-    await peer.publish('order:created', { ...e, ticket: { ...e.ticket, price: 1 } });
+    await stack.peer.publish('order:created', { ...e, ticket: { ...e.ticket, price: 1 } });
     await eventually(async () => (await consumed('order:created', 'duplicate')) === before + 1);
-    expect(await service.stores.orders.findById(e.id)).toMatchObject({ amount: 1999 });
+    expect(await stack.service.stores.orders.findById(e.id)).toMatchObject({ amount: 1999 });
   });
 
   test('logs and acks payloads that can never be valid, and keeps serving', async () => {
     const before = await consumed('order:created', 'invalid');
-    await peer.publish('order:created', '{not json');
-    await peer.publish('order:created', { id: 'nope', version: 0 });
-    await peer.publish('order:created', created({ price: 12.345 })); // more decimals than USD has
+    await stack.peer.publish('order:created', '{not json');
+    await stack.peer.publish('order:created', { id: 'nope', version: 0 });
+    await stack.peer.publish('order:created', created({ price: 12.345 })); // more decimals than USD has
     await eventually(async () => (await consumed('order:created', 'invalid')) === before + 3);
     await eventually(async () => (await unacked('order:created')) === 0);
 
     const fine = created();
-    await peer.publish('order:created', fine);
-    await eventually(() => service.stores.orders.findById(fine.id));
+    await stack.peer.publish('order:created', fine);
+    await eventually(() => stack.service.stores.orders.findById(fine.id));
   });
 });
 
 describe('order:cancelled', () => {
   test('applies when the stored version is version - 1', async () => {
     const e = created();
-    await peer.publish('order:created', e);
-    await eventually(() => service.stores.orders.findById(e.id));
-    await peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
+    await stack.peer.publish('order:created', e);
+    await eventually(() => stack.service.stores.orders.findById(e.id));
+    await stack.peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
     expect(
       await eventually(async () => {
-        const o = await service.stores.orders.findById(e.id);
+        const o = await stack.service.stores.orders.findById(e.id);
         return o?.status === 'cancelled' && o;
       }),
     ).toMatchObject({ version: 1 });
@@ -97,13 +81,13 @@ describe('order:cancelled', () => {
   test('leaves an early cancellation unacked until the order it follows arrives, then applies it', async () => {
     const e = created();
     const early = await consumed('order:cancelled', 'early');
-    await peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
+    await stack.peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
     await eventually(async () => (await consumed('order:cancelled', 'early')) > early);
     expect(await unacked('order:cancelled')).toBeGreaterThan(0);
 
-    await peer.publish('order:created', e);
+    await stack.peer.publish('order:created', e);
     const order = await eventually(async () => {
-      const o = await service.stores.orders.findById(e.id);
+      const o = await stack.service.stores.orders.findById(e.id);
       return o?.status === 'cancelled' && o;
     });
     expect(order.version).toBe(1);
@@ -112,25 +96,25 @@ describe('order:cancelled', () => {
 
   test('acks a duplicate or older cancellation without change', async () => {
     const e = created();
-    await peer.publish('order:created', e);
-    await eventually(() => service.stores.orders.findById(e.id));
-    await peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
-    await eventually(async () => (await service.stores.orders.findById(e.id))?.status === 'cancelled');
+    await stack.peer.publish('order:created', e);
+    await eventually(() => stack.service.stores.orders.findById(e.id));
+    await stack.peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
+    await eventually(async () => (await stack.service.stores.orders.findById(e.id))?.status === 'cancelled');
     const before = await consumed('order:cancelled', 'duplicate');
-    await peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
+    await stack.peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
     await eventually(async () => (await consumed('order:cancelled', 'duplicate')) === before + 1);
-    expect(await service.stores.orders.findById(e.id)).toMatchObject({ version: 1, status: 'cancelled' });
+    expect(await stack.service.stores.orders.findById(e.id)).toMatchObject({ version: 1, status: 'cancelled' });
   });
 });
 
 describe('version guard', () => {
   test('a cancellation for a version that is not next changes nothing (conditional update on version)', async () => {
     const e = created();
-    await peer.publish('order:created', e);
-    await eventually(() => service.stores.orders.findById(e.id));
-    expect(await service.stores.orders.cancel(e.id, 3)).toBe(false);
-    expect(await service.stores.orders.cancel(e.id, 1)).toBe(true);
-    expect(await service.stores.orders.cancel(e.id, 1)).toBe(false);
-    expect(await service.stores.orders.findById(e.id)).toMatchObject({ version: 1, status: 'cancelled' });
+    await stack.peer.publish('order:created', e);
+    await eventually(() => stack.service.stores.orders.findById(e.id));
+    expect(await stack.service.stores.orders.cancel(e.id, 3)).toBe(false);
+    expect(await stack.service.stores.orders.cancel(e.id, 1)).toBe(true);
+    expect(await stack.service.stores.orders.cancel(e.id, 1)).toBe(false);
+    expect(await stack.service.stores.orders.findById(e.id)).toMatchObject({ version: 1, status: 'cancelled' });
   });
 });

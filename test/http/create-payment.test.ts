@@ -1,37 +1,10 @@
 import request from 'supertest';
-import {
-  busClient,
-  createOrder,
-  eventually,
-  newId,
-  newUser,
-  sessionCookie,
-  signToken,
-  startTestService,
-  uniqueName,
-  type BusClient,
-} from '../support/harness';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
-import type { Service } from '../../src/service';
+import { createOrder, eventually, newId, newUser, sessionCookie, signToken, useStack } from '../support/harness';
 
-let nats: NatsServer;
-let service: Service;
-let peer: BusClient;
-
-beforeAll(async () => {
-  nats = await startNatsStreaming();
-  ({ service } = await startTestService({ nats, db: uniqueName('create_payment') }));
-  peer = await busClient(nats, ['payment:created', 'payment:failed']);
-});
-
-afterAll(async () => {
-  await peer.close();
-  await service.stop();
-  await nats.stop();
-});
+const stack = useStack({ name: 'create_payment', subjects: ['payment:created', 'payment:failed'] });
 
 const post = (cookie?: string) => {
-  const req = request(service.app).post('/api/payments');
+  const req = request(stack.service.app).post('/api/payments');
   return cookie ? req.set('Cookie', cookie) : req;
 };
 
@@ -59,7 +32,7 @@ describe('POST /api/payments', () => {
   });
 
   test('accepts a Bearer token as well as the session cookie', async () => {
-    const res = await request(service.app)
+    const res = await request(stack.service.app)
       .post('/api/payments')
       .set('Authorization', `Bearer ${signToken(newUser())}`)
       .send({ token: 'tok_visa', orderId: newId() });
@@ -95,32 +68,32 @@ describe('POST /api/payments', () => {
 
   test("answers 401 for another user's order and charges nothing", async () => {
     const owner = newUser();
-    const order = await createOrder(peer, service, { userId: owner.id });
+    const order = await createOrder(stack.peer, stack.service, { userId: owner.id });
     const res = await post(sessionCookie(newUser())).send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(401);
-    expect(await service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(0);
+    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(0);
   });
 
   test('refuses a cancelled order with 400 and charges nothing', async () => {
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id });
-    await peer.publish('order:cancelled', { id: order.id, version: 1, ticket: { id: order.ticket.id } });
-    await eventually(async () => (await service.stores.orders.findById(order.id))?.status === 'cancelled');
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id });
+    await stack.peer.publish('order:cancelled', { id: order.id, version: 1, ticket: { id: order.ticket.id } });
+    await eventually(async () => (await stack.service.stores.orders.findById(order.id))?.status === 'cancelled');
     const res = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(400);
     expect(res.body.errors[0].code).toBe('order_cancelled');
-    expect(await service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(0);
+    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(0);
   });
 
   test('charges the exact price in minor units, stores the payment and publishes payment:created', async () => {
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id, price: 19.99 });
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 19.99 });
     const res = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ orderId: order.id, status: 'succeeded', amount: 1999, currency: 'usd' });
     expect(res.body.stripeId).toMatch(/^ch_/);
 
-    const stored = await service.stores.payments.findById(res.body.id);
+    const stored = await stack.service.stores.payments.findById(res.body.id);
     expect(stored).toMatchObject({
       orderId: order.id,
       userId: user.id,
@@ -131,24 +104,24 @@ describe('POST /api/payments', () => {
     });
     expect(stored?.history.map((h) => h.status)).toEqual(['pending', 'succeeded']);
 
-    const [event] = await peer.waitFor((e) => e.subject === 'payment:created' && e.data.orderId === order.id);
+    const [event] = await stack.peer.waitFor((e) => e.subject === 'payment:created' && e.data.orderId === order.id);
     expect(event?.data).toMatchObject({ id: res.body.id, orderId: order.id, stripeId: res.body.stripeId });
     expect(event?.data.eventId).toEqual(expect.any(String));
   });
 
   test('refuses a second payment for a paid order with 409 and charges once', async () => {
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id });
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id });
     const first = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(first.status).toBe(201);
     const second = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(second.status).toBe(409);
     expect(second.body.errors[0].code).toBe('order_already_paid');
-    expect(await service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(1);
+    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(1);
   });
 
   test('answers 404 in the error shape for an unknown route', async () => {
-    const res = await request(service.app).get('/api/nothing-here');
+    const res = await request(stack.service.app).get('/api/nothing-here');
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ errors: [{ message: 'Not found', code: 'route_not_found' }] });
   });

@@ -1,51 +1,24 @@
 import request from 'supertest';
-import type { Service } from '../../src/service';
-import {
-  busClient,
-  createOrder,
-  newUser,
-  sessionCookie,
-  startTestService,
-  uniqueName,
-  type BusClient,
-} from '../support/harness';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
-import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
+import { createOrder, newUser, sessionCookie, uniqueName, useStack } from '../support/harness';
 
-let nats: NatsServer;
-let service: Service;
-let peer: BusClient;
-let stripe: StripeProxy;
 // The service's clock, moved forward by tests that need a key to expire.
 let offsetMs = 0;
 
-beforeAll(async () => {
-  nats = await startNatsStreaming();
-  stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
-  ({ service } = await startTestService({
-    nats,
-    db: uniqueName('idempotency'),
-    env: { STRIPE_API_BASE: stripe.url },
-    clock: { now: () => new Date(Date.now() + offsetMs) },
-  }));
-  peer = await busClient(nats, ['payment:created']);
-});
-
-afterAll(async () => {
-  await peer.close();
-  await service.stop();
-  await stripe.close();
-  await nats.stop();
+const stack = useStack({
+  name: 'idempotency',
+  subjects: ['payment:created'],
+  proxyTo: 'stripe-mock',
+  clock: { now: () => new Date(Date.now() + offsetMs) },
 });
 
 const pay = (cookie: string, key: string | undefined, body: object) => {
-  const req = request(service.app).post('/api/payments').set('Cookie', cookie);
+  const req = request(stack.service.app).post('/api/payments').set('Cookie', cookie);
   return (key === undefined ? req : req.set('Idempotency-Key', key)).send(body);
 };
 
 async function paidOrder() {
   const user = newUser();
-  const order = await createOrder(peer, service, { userId: user.id, price: 12.5 });
+  const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 12.5 });
   return { user, cookie: sessionCookie(user), order };
 }
 
@@ -60,11 +33,11 @@ describe('Idempotency-Key on POST /api/payments', () => {
     expect(again.body).toEqual(first.body);
     expect(again.headers['idempotent-replayed']).toBe('true');
 
-    expect(stripe.chargesMade().filter((c) => c.body.includes(first.body.id))).toHaveLength(1);
-    expect(await service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(1);
-    await peer.waitFor((e) => e.data.orderId === order.id);
-    await service.relay.kick();
-    expect(peer.received.filter((e) => e.data.orderId === order.id)).toHaveLength(1);
+    expect(stack.stripe.chargesMade().filter((c) => c.body.includes(first.body.id))).toHaveLength(1);
+    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(1);
+    await stack.peer.waitFor((e) => e.data.orderId === order.id);
+    await stack.service.relay.kick();
+    expect(stack.peer.received.filter((e) => e.data.orderId === order.id)).toHaveLength(1);
   });
 
   test('an error answer is replayed too, without running the request again', async () => {
@@ -92,10 +65,10 @@ describe('Idempotency-Key on POST /api/payments', () => {
   test('a key whose first request is still in flight answers 409, and the first one completes', async () => {
     const { cookie, order } = await paidOrder();
     const key = uniqueName('key');
-    const release = stripe.hold();
-    const before = stripe.chargeAttempts().length;
+    const release = stack.stripe.hold();
+    const before = stack.stripe.chargeAttempts().length;
     const first = pay(cookie, key, { token: 'tok_visa', orderId: order.id }).then((r) => r);
-    await stripe.chargeArrived(before + 1);
+    await stack.stripe.chargeArrived(before + 1);
     const second = await pay(cookie, key, { token: 'tok_visa', orderId: order.id });
     expect(second.status).toBe(409);
     expect(second.body.errors[0].code).toBe('idempotency_key_in_use');
@@ -125,10 +98,10 @@ describe('Idempotency-Key on POST /api/payments', () => {
       expect(reused.status).toBe(409);
       expect(reused.body.errors[0].code).toBe('order_already_paid');
 
-      expect(await service.stores.idempotency.model.countDocuments()).toBeGreaterThan(0);
+      expect(await stack.service.stores.idempotency.model.countDocuments()).toBeGreaterThan(0);
       offsetMs = 3 * 24 * 60 * 60 * 1000;
-      await service.reconciler.runOnce();
-      expect(await service.stores.idempotency.model.countDocuments()).toBe(0);
+      await stack.service.reconciler.runOnce();
+      expect(await stack.service.stores.idempotency.model.countDocuments()).toBe(0);
     } finally {
       offsetMs = 0;
     }

@@ -4,36 +4,15 @@ import type { OpenAPIV3 } from 'openapi-types';
 import request, { type Response } from 'supertest';
 import { openApiDocument } from '../../src/http/openapi';
 import { orderCreatedSchema, orderCancelledSchema, Subjects } from '../../src/events/subjects';
-import type { Service } from '../../src/service';
-import {
-  busClient,
-  createOrder,
-  newId,
-  newUser,
-  sessionCookie,
-  startTestService,
-  uniqueName,
-  type BusClient,
-} from '../support/harness';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { createOrder, newId, newUser, sessionCookie, uniqueName, useStack } from '../support/harness';
 
-let nats: NatsServer;
-let service: Service;
-let peer: BusClient;
 let api: OpenAPIV3.Document;
 
 beforeAll(async () => {
-  nats = await startNatsStreaming();
-  ({ service } = await startTestService({ nats, db: uniqueName('openapi') }));
-  peer = await busClient(nats);
   api = (await SwaggerParser.dereference(structuredClone(openApiDocument))) as OpenAPIV3.Document;
 });
 
-afterAll(async () => {
-  await peer.close();
-  await service.stop();
-  await nats.stop();
-});
+const stack = useStack({ name: 'openapi' });
 
 interface Layer {
   route?: { path: unknown; methods: Record<string, boolean> };
@@ -100,7 +79,7 @@ describe('the OpenAPI document', () => {
   });
 
   test('documents exactly the routes the app has', () => {
-    const routes = appRoutes((service.app.router as unknown as { stack: Layer[] }).stack);
+    const routes = appRoutes((stack.service.app.router as unknown as { stack: Layer[] }).stack);
     expect(routes.length).toBeGreaterThan(0);
     expect([...routes].sort()).toEqual(documentedRoutes(openApiDocument).sort());
   });
@@ -120,30 +99,30 @@ describe('the OpenAPI document', () => {
 
 describe('GET /api/payments/doc', () => {
   test('serves the document as JSON', async () => {
-    const res = await request(service.app).get('/api/payments/doc/openapi.json');
+    const res = await request(stack.service.app).get('/api/payments/doc/openapi.json');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
   });
 
   test('serves a Swagger UI page whose scripts and styles load, pointed at the document', async () => {
-    const page = await request(service.app).get('/api/payments/doc/');
+    const page = await request(stack.service.app).get('/api/payments/doc/');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     const assets = [...page.text.matchAll(/(?:src|href)="\.\/([^"]+)"/g)].flatMap((m) => (m[1] ? [m[1]] : []));
     expect(assets).toEqual(expect.arrayContaining(['swagger-ui-bundle.js', 'swagger-ui.css', 'swagger-ui-init.js']));
     for (const asset of assets) {
-      const res = await request(service.app).get(`/api/payments/doc/${asset}`);
+      const res = await request(stack.service.app).get(`/api/payments/doc/${asset}`);
       expect({ asset, status: res.status }).toEqual({ asset, status: 200 });
       if (asset.endsWith('.js')) expect(res.headers['content-type']).toMatch(/javascript/);
       if (asset.endsWith('.css')) expect(res.headers['content-type']).toMatch(/^text\/css/);
     }
-    const init = await request(service.app).get('/api/payments/doc/swagger-ui-init.js');
+    const init = await request(stack.service.app).get('/api/payments/doc/swagger-ui-init.js');
     expect(init.text).toContain('"swaggerUrl": "openapi.json"');
   });
 
   test('redirects the page asked without its trailing slash', async () => {
-    const res = await request(service.app).get('/api/payments/doc?x=1');
+    const res = await request(stack.service.app).get('/api/payments/doc?x=1');
     expect(res.status).toBe(301);
     expect(res.headers.location).toBe('/api/payments/doc/?x=1');
   });
@@ -151,13 +130,13 @@ describe('GET /api/payments/doc', () => {
 
 describe('real answers match the document', () => {
   const post = (cookie?: string) => {
-    const req = request(service.app).post('/api/payments');
+    const req = request(stack.service.app).post('/api/payments');
     return cookie ? req.set('Cookie', cookie) : req;
   };
 
   test('201 for a paid order, and its replay', async () => {
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id, price: 12.5 });
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 12.5 });
     const key = uniqueName('key');
     const res = await post(sessionCookie(user))
       .set('Idempotency-Key', key)
@@ -189,7 +168,7 @@ describe('real answers match the document', () => {
     for (const res of answers) expectDocumented(res, '/api/payments', 'post');
 
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id });
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id });
     await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id }).expect(201);
     const again = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(again.status).toBe(409);
@@ -197,10 +176,10 @@ describe('real answers match the document', () => {
   });
 
   test('the health answers', async () => {
-    const ready = await request(service.app).get('/api/payments/health');
+    const ready = await request(stack.service.app).get('/api/payments/health');
     expect(ready.status).toBe(200);
     expectDocumented(ready, '/api/payments/health', 'get');
-    const live = await request(service.app).get('/api/payments/health/live');
+    const live = await request(stack.service.app).get('/api/payments/health/live');
     expect(live.status).toBe(200);
     expectDocumented(live, '/api/payments/health/live', 'get');
   });

@@ -1,43 +1,21 @@
 import request from 'supertest';
 import { createLogger } from '../../src/log';
-import type { Service } from '../../src/service';
-import {
-  busClient,
-  createOrder,
-  JWT_KEY,
-  newUser,
-  sessionCookie,
-  signToken,
-  startTestService,
-  uniqueName,
-  type BusClient,
-} from '../support/harness';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { createOrder, JWT_KEY, newUser, sessionCookie, signToken, useStack } from '../support/harness';
 
 const STRIPE_KEY = 'sk_test_observabilitysecret';
 const lines: string[] = [];
 
-let nats: NatsServer;
-let service: Service;
-let peer: BusClient;
-
-beforeAll(async () => {
-  nats = await startNatsStreaming();
-  const log = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } });
-  ({ service } = await startTestService({ nats, db: uniqueName('ops'), env: { STRIPE_KEY }, log }));
-  peer = await busClient(nats, ['payment:created']);
-});
-
-afterAll(async () => {
-  await peer.close();
-  await service.stop();
-  await nats.stop();
+const stack = useStack({
+  name: 'ops',
+  subjects: ['payment:created'],
+  env: { STRIPE_KEY },
+  log: createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } }),
 });
 
 describe('health', () => {
   test('liveness answers while the process runs; readiness names each dependency', async () => {
-    expect((await request(service.app).get('/api/payments/health/live')).body).toEqual({ status: 'ok' });
-    const ready = await request(service.app).get('/api/payments/health');
+    expect((await request(stack.service.app).get('/api/payments/health/live')).body).toEqual({ status: 'ok' });
+    const ready = await request(stack.service.app).get('/api/payments/health');
     expect(ready.status).toBe(200);
     expect(ready.body).toEqual({ status: 'ok', dependencies: { mongo: 'up', nats: 'up' } });
   });
@@ -52,8 +30,8 @@ describe('a full payment, as seen by an operator', () => {
     const user = newUser();
     cookie = sessionCookie(user);
     bearer = signToken(user);
-    const order = await createOrder(peer, service, { userId: user.id, price: 7.5 });
-    const res = await request(service.app)
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 7.5 });
+    const res = await request(stack.service.app)
       .post('/api/payments')
       .set('Cookie', cookie)
       .set('Authorization', `Bearer ${bearer}`)
@@ -61,12 +39,12 @@ describe('a full payment, as seen by an operator', () => {
       .send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(201);
     requestId = res.headers['x-request-id'] as string;
-    await peer.waitFor((e) => e.data.orderId === order.id);
+    await stack.peer.waitFor((e) => e.data.orderId === order.id);
   });
 
   test('metrics expose payments by outcome, provider latency, events and the outbox', async () => {
-    await service.relay.kick();
-    const res = await request(service.app).get('/metrics');
+    await stack.service.relay.kick();
+    const res = await request(stack.service.app).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
     const text = res.text;

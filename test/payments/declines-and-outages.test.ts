@@ -1,71 +1,46 @@
 import request from 'supertest';
 import Stripe from 'stripe';
-import type { Service } from '../../src/service';
-import {
-  busClient,
-  createOrder,
-  newUser,
-  sessionCookie,
-  startTestService,
-  uniqueName,
-  type BusClient,
-} from '../support/harness';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
-import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
+import { createOrder, newUser, sessionCookie, useStack } from '../support/harness';
 
 // localstripe keeps charges and declines cards: pm_card_chargeCustomerFail is refused at charge time.
 const DECLINED = 'pm_card_chargeCustomerFail';
 const GOOD = 'pm_card_visa';
 
-let nats: NatsServer;
-let service: Service;
-let peer: BusClient;
-let stripe: StripeProxy;
-let localstripe: Stripe;
+const url = new URL(process.env.LOCALSTRIPE_URL as string);
+const localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
 
-beforeAll(async () => {
-  nats = await startNatsStreaming();
-  stripe = await startStripeProxy(process.env.LOCALSTRIPE_URL as string);
-  ({ service } = await startTestService({
-    nats,
-    db: uniqueName('declines'),
-    env: { STRIPE_API_BASE: stripe.url, PROVIDER_TIMEOUT_MS: '2000', PAYMENTS_RECONCILE_AFTER_MS: '5000' },
-  }));
-  peer = await busClient(nats, ['payment:created', 'payment:failed']);
-  const url = new URL(process.env.LOCALSTRIPE_URL as string);
-  localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
-});
-
-afterAll(async () => {
-  await peer.close();
-  await service.stop();
-  await stripe.close();
-  await nats.stop();
+const stack = useStack({
+  name: 'declines',
+  subjects: ['payment:created', 'payment:failed'],
+  proxyTo: 'localstripe',
+  env: { PROVIDER_TIMEOUT_MS: '2000', PAYMENTS_RECONCILE_AFTER_MS: '5000' },
 });
 
 const pay = (cookie: string, orderId: string, token: string) =>
-  request(service.app).post('/api/payments').set('Cookie', cookie).send({ token, orderId });
+  request(stack.service.app).post('/api/payments').set('Cookie', cookie).send({ token, orderId });
 
 describe('declined cards', () => {
   test('a decline answers 402, records the payment failed with the reason, publishes payment:failed, and frees the order', async () => {
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id, price: 10 });
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 10 });
     const res = await pay(sessionCookie(user), order.id, DECLINED);
     expect(res.status).toBe(402);
     expect(res.body.errors[0]).toMatchObject({ code: 'card_declined' });
 
-    const [failed] = await service.stores.payments.model.find({ orderId: order.id }).lean();
+    const [failed] = await stack.service.stores.payments.model.find({ orderId: order.id }).lean();
     expect(failed?.status).toBe('failed');
     expect(failed?.failureReason).toMatch(/declined/i);
     expect(failed?.history.map((h) => h.status)).toEqual(['pending', 'failed']);
 
-    const [event] = await peer.waitFor((e) => e.subject === 'payment:failed' && e.data.orderId === order.id);
+    const [event] = await stack.peer.waitFor((e) => e.subject === 'payment:failed' && e.data.orderId === order.id);
     expect(event?.data).toMatchObject({ id: String(failed?._id), userId: user.id, reason: failed?.failureReason });
     expect(event?.data.eventId).toEqual(expect.any(String));
 
     const retry = await pay(sessionCookie(user), order.id, GOOD);
     expect(retry.status).toBe(201);
-    expect(await service.stores.payments.model.countDocuments({ orderId: order.id, status: 'succeeded' })).toBe(1);
+    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id, status: 'succeeded' })).toBe(
+      1,
+    );
   });
 });
 
@@ -77,7 +52,7 @@ describe('amounts as the provider received them', () => {
     [1.5, 'kwd', 1500],
   ])('a price of %p %s is charged as %p minor units', async (price, currency, minor) => {
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id, price, currency });
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price, currency });
     const res = await pay(sessionCookie(user), order.id, GOOD);
     expect(res.status).toBe(201);
     const charge = await localstripe.charges.retrieve(res.body.stripeId as string);
@@ -88,26 +63,26 @@ describe('amounts as the provider received them', () => {
 describe('provider outages', () => {
   test('an unreachable provider answers 503, stores no succeeded payment, and the reconciler settles it later', async () => {
     const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id, price: 30 });
-    stripe.failNext(10, 500);
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 30 });
+    stack.stripe.failNext(10, 500);
     const res = await pay(sessionCookie(user), order.id, GOOD);
     expect(res.status).toBe(503);
     expect(res.body.errors[0].code).toBe('provider_unavailable');
-    const [pending] = await service.stores.payments.model.find({ orderId: order.id }).lean();
+    const [pending] = await stack.service.stores.payments.model.find({ orderId: order.id }).lean();
     expect(pending?.status).toBe('pending');
 
     // Another try while the first is unsettled must not start a second charge.
-    stripe.failNext(0);
+    stack.stripe.failNext(0);
     expect((await pay(sessionCookie(user), order.id, GOOD)).status).toBe(409);
 
     // Past its lease, the reconciler retries under the same idempotency key.
-    await service.stores.payments.model.updateOne({ _id: pending?._id }, { $set: { leaseUntil: new Date(0) } });
-    await service.reconciler.runOnce();
-    const settled = await service.stores.payments.findById(String(pending?._id));
+    await stack.service.stores.payments.model.updateOne({ _id: pending?._id }, { $set: { leaseUntil: new Date(0) } });
+    await stack.service.reconciler.runOnce();
+    const settled = await stack.service.stores.payments.findById(String(pending?._id));
     expect(settled?.status).toBe('succeeded');
-    await peer.waitFor((e) => e.subject === 'payment:created' && e.data.orderId === order.id);
+    await stack.peer.waitFor((e) => e.subject === 'payment:created' && e.data.orderId === order.id);
     const keys = new Set(
-      stripe
+      stack.stripe
         .chargeAttempts()
         .filter((c) => c.body.includes(String(pending?._id)))
         .map((c) => c.idempotencyKey),
@@ -118,12 +93,14 @@ describe('provider outages', () => {
   test('a rate limit (429) and a dropped connection are outages too', async () => {
     for (const failure of [429, 'drop'] as const) {
       const user = newUser();
-      const order = await createOrder(peer, service, { userId: user.id });
-      stripe.failNext(10, failure);
+      const order = await createOrder(stack.peer, stack.service, { userId: user.id });
+      stack.stripe.failNext(10, failure);
       const res = await pay(sessionCookie(user), order.id, GOOD);
-      stripe.failNext(0);
+      stack.stripe.failNext(0);
       expect(res.status).toBe(503);
-      expect(await service.stores.payments.model.countDocuments({ orderId: order.id, status: 'succeeded' })).toBe(0);
+      expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id, status: 'succeeded' })).toBe(
+        0,
+      );
     }
   });
 });

@@ -56,9 +56,9 @@ describe('a service killed mid-payment', () => {
   });
 
   afterEach(async () => {
-    await peer.close().catch(() => undefined);
+    await peer?.close().catch(() => undefined);
     await conn?.close();
-    await nats.stop();
+    await nats?.stop();
   });
 
   test('SIGKILL while the provider is charging: after restart, one charge, one succeeded payment, one event', async () => {

@@ -79,6 +79,7 @@ describe('the service process', () => {
       const answered = inFlight.then((r) => r);
       await stripe.chargeArrived(1);
       const exited = proc.kill('SIGTERM');
+      await eventually(async () => /shutting down/.test(proc.output()));
       // New connections are refused while the payment in flight finishes.
       await expect(fetch(`${proc.url}/api/payments/health/live`)).rejects.toThrow();
       release();

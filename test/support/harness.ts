@@ -7,7 +7,8 @@ import type { Clock, PaymentProvider } from '../../src/domain/payment';
 import type { Subject } from '../../src/events/subjects';
 import type { Logger } from '../../src/log';
 import { startService, type Service } from '../../src/service';
-import type { NatsServer } from './servers';
+import { startNatsStreaming, type NatsServer } from './servers';
+import { startStripeProxy, type StripeProxy } from './stripe-proxy';
 
 export const JWT_KEY = 'test-jwt-key';
 
@@ -85,7 +86,11 @@ export interface Received {
  */
 export async function busClient(server: NatsServer, subjects: Subject[] = []) {
   const stan: Stan = await new Promise((resolve, reject) => {
-    const c = nats.connect(server.clusterId, uniqueName('peer'), { url: server.url, reconnect: false });
+    const c = nats.connect(server.clusterId, uniqueName('peer'), {
+      url: server.url,
+      reconnect: false,
+      connectTimeout: 10000,
+    });
     c.once('connect', () => resolve(c));
     c.once('error', reject);
   });
@@ -163,4 +168,54 @@ export async function createOrder(
   await client.publish('order:created', order);
   await eventually(() => service.stores.orders.findById(order.id));
   return order;
+}
+
+export interface Stack {
+  nats: NatsServer;
+  service: Service;
+  /** A peer service on the bus, subscribed to the subjects asked for. */
+  peer: BusClient;
+  /** The Stripe-compatible proxy the service talks to, when one was asked for. */
+  stripe: StripeProxy;
+}
+
+/**
+ * Starts, for one test file, its own NATS Streaming, the service in-process on
+ * its own database, and a peer on the bus; stops them all after the file.
+ */
+export function useStack(opts: {
+  name: string;
+  subjects?: Subject[];
+  env?: Record<string, string>;
+  /** Put the proxy in front of this Stripe-compatible server and point the service at it. */
+  proxyTo?: 'stripe-mock' | 'localstripe';
+  fileStore?: boolean;
+  clock?: Clock;
+  log?: Logger;
+}): Stack {
+  const stack = {} as Stack;
+  beforeAll(async () => {
+    stack.nats = await startNatsStreaming({ fileStore: opts.fileStore ?? false });
+    const env = { ...opts.env };
+    if (opts.proxyTo) {
+      const target = opts.proxyTo === 'localstripe' ? process.env.LOCALSTRIPE_URL : process.env.STRIPE_MOCK_URL;
+      stack.stripe = await startStripeProxy(target as string);
+      env.STRIPE_API_BASE = stack.stripe.url;
+    }
+    ({ service: stack.service } = await startTestService({
+      nats: stack.nats,
+      db: uniqueName(opts.name),
+      env,
+      ...(opts.clock && { clock: opts.clock }),
+      ...(opts.log && { log: opts.log }),
+    }));
+    stack.peer = await busClient(stack.nats, opts.subjects ?? []);
+  });
+  afterAll(async () => {
+    await stack.peer?.close();
+    await stack.service?.stop();
+    await stack.stripe?.close();
+    await stack.nats?.stop();
+  });
+  return stack;
 }

@@ -46,14 +46,28 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-async function run(name: string, cmd: string, args: string[], port: number): Promise<ChildProcess> {
+async function run(
+  name: string,
+  cmd: string,
+  args: string[],
+  port: number,
+  readyLine?: RegExp,
+): Promise<ChildProcess> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
+  let ready = !readyLine;
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
+    if (readyLine?.test(stderr)) ready = true;
   });
   try {
     await waitForPort(port, child, name);
+    // Some servers open their port before they can serve (NATS Streaming recovers its store first).
+    const deadline = Date.now() + 30000;
+    while (!ready) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not become ready`);
+      await sleep(25);
+    }
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
@@ -120,14 +134,15 @@ export async function startNatsStreaming(opts: { fileStore?: boolean } = {}): Pr
   const dir = opts.fileStore ? mkdtempSync(join(tmpdir(), 'payments-nats-')) : undefined;
   const args = ['-cid', clusterId, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor)];
   if (dir) args.push('-store', 'file', '-dir', dir);
-  let child: ChildProcess | null = await run('nats-streaming-server', bin('nats-streaming-server'), args, port);
+  const ready = /Streaming Server is ready/;
+  let child: ChildProcess | null = await run('nats-streaming-server', bin('nats-streaming-server'), args, port, ready);
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
     clusterId,
     monitorPort: monitor,
     async start() {
-      if (!child) child = await run('nats-streaming-server', bin('nats-streaming-server'), args, port);
+      if (!child) child = await run('nats-streaming-server', bin('nats-streaming-server'), args, port, ready);
     },
     async stop() {
       if (child) await stopper(child)();
