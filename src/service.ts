@@ -101,8 +101,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
       server.closeIdleConnections();
     });
     await reconciler.stop();
-    await relay.kick();
-    await relay.stop();
+    // Half of the shutdown budget for events of the requests just finished; the rest stay in the outbox.
+    await relay.stop(config.shutdownTimeoutMs / 2);
     await bus.close();
     await db.close();
     log.info('payments service stopped');

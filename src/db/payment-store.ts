@@ -42,7 +42,7 @@ const paymentSchema = new Schema<PaymentDoc>(
     idempotencyKey: { type: String, default: null },
     history: [{ _id: false, status: String, at: Date, reason: String }],
     events: [{ _id: false, id: String, subject: String, data: Schema.Types.Mixed, at: Date }],
-    unpublished: { type: [String], default: [], index: true },
+    unpublished: { type: [String], default: [] },
     leaseUntil: { type: Date, default: null },
     attempts: { type: Number, default: 0 },
     createdAt: { type: Date, required: true },
@@ -88,7 +88,28 @@ const eventClaimSchema = new Schema<LeaseDoc>(
   { collection: 'outbox_claims', versionKey: false },
 );
 
+// Where the relay looks for work: one small document per event, written just
+// before the state change that carries the event. Without it the relay would
+// scan every payment (FerretDB v1 uses no secondary index for such queries).
+// The event itself lives in the payment, written with its state change.
+interface OutboxEntryDoc {
+  _id: string;
+  paymentId: Types.ObjectId;
+  at: Date;
+}
+const outboxEntrySchema = new Schema<OutboxEntryDoc>(
+  {
+    _id: { type: String, required: true },
+    paymentId: { type: Schema.Types.ObjectId, required: true },
+    at: { type: Date, required: true },
+  },
+  { collection: 'outbox', versionKey: false },
+);
+// An entry whose event never appeared (the write it announced did not happen) is dropped after this.
+const ORPHAN_ENTRY_MS = 60 * 60 * 1000;
+
 export function createPaymentStore(conn: Connection) {
+  const Outbox = conn.model<OutboxEntryDoc>('OutboxEntry', outboxEntrySchema);
   const EventClaims = conn.model<LeaseDoc>('OutboxClaim', eventClaimSchema);
   const Payments = conn.model<PaymentDoc>('Payment', paymentSchema);
   const Leases = conn.model<LeaseDoc>('PaymentLease', leaseSchema);
@@ -96,6 +117,7 @@ export function createPaymentStore(conn: Connection) {
 
   const store: PaymentStore & {
     model: typeof Payments;
+    outbox: typeof Outbox;
     leases: typeof Leases;
     unpublished(limit: number): Promise<{ paymentId: string; event: OutboxEvent }[]>;
     markPublished(paymentId: string, eventId: string): Promise<void>;
@@ -107,6 +129,7 @@ export function createPaymentStore(conn: Connection) {
   } = {
     model: Payments,
     leases: Leases,
+    outbox: Outbox,
 
     async insertPending(p, at, leaseUntil) {
       try {
@@ -134,6 +157,11 @@ export function createPaymentStore(conn: Connection) {
     },
 
     async settle(id, c) {
+      try {
+        await Outbox.create({ _id: c.event.id, paymentId: oid(id), at: c.at });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
       const set: Partial<PaymentDoc> = { status: c.to, updatedAt: c.at, leaseUntil: null };
       if (c.stripeId !== undefined) set.stripeId = c.stripeId;
       if (c.failureReason !== undefined) set.failureReason = c.failureReason;
@@ -197,27 +225,29 @@ export function createPaymentStore(conn: Connection) {
     },
 
     async unpublished(limit) {
-      const docs = await Payments.find({ 'unpublished.0': { $exists: true } })
-        .sort({ updatedAt: 1 })
-        .limit(limit)
-        .lean<PaymentDoc[]>();
-      return docs.flatMap((d) =>
-        d.events
-          .filter((e) => d.unpublished.includes(e.id))
-          .map((event) => ({ paymentId: d._id.toHexString(), event })),
-      );
+      const entries = await Outbox.find().sort({ at: 1 }).limit(limit).lean<OutboxEntryDoc[]>();
+      const found: { paymentId: string; event: OutboxEvent }[] = [];
+      const now = Date.now();
+      for (const entry of entries) {
+        const d = await Payments.findById(entry.paymentId).lean<PaymentDoc>();
+        const event = d?.events.find((e) => e.id === entry._id);
+        if (d && event && d.unpublished.includes(event.id)) {
+          found.push({ paymentId: d._id.toHexString(), event });
+        } else if (event || now - entry.at.getTime() > ORPHAN_ENTRY_MS) {
+          await Outbox.deleteOne({ _id: entry._id });
+        }
+      }
+      return found;
     },
 
     async markPublished(paymentId, eventId) {
       // $pull is idempotent: two relays marking the same event leave the same document.
       await Payments.updateOne({ _id: oid(paymentId), unpublished: eventId }, { $pull: { unpublished: eventId } });
+      await Outbox.deleteOne({ _id: eventId });
     },
 
     async outboxBacklog() {
-      const docs = await Payments.find({ 'unpublished.0': { $exists: true } }, { unpublished: 1 }).lean<
-        Pick<PaymentDoc, 'unpublished'>[]
-      >();
-      return docs.reduce((n, d) => n + d.unpublished.length, 0);
+      return Outbox.countDocuments();
     },
 
     async oldestPending() {

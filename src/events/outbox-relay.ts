@@ -3,8 +3,9 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Bus } from './bus';
 
-// Long enough for a publish and its mark; a relay that died holding a claim loses it then.
-const CLAIM_EXPIRES_MS = 30_000;
+// Twice a publish's ack timeout and its mark; a relay that died holding a claim loses it then.
+const CLAIM_EXPIRES_MS = 15_000;
+const BATCH = 100;
 
 /**
  * Publishes the events that state changes wrote into payments' outboxes, then
@@ -24,12 +25,18 @@ export function startOutboxRelay(deps: {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+  // Past it, a pass ends after the event in hand; the rest waits for the next process.
+  let deadline = Number.POSITIVE_INFINITY;
+  const late = () => Date.now() > deadline;
 
   async function drain(): Promise<void> {
+    // While the bus is away there is nothing to try; the timer comes back.
+    if (!bus.isConnected()) return;
     do {
       again = false;
-      const batch = await payments.unpublished(100);
+      const batch = await payments.unpublished(BATCH);
       for (const { paymentId, event } of batch) {
+        if (late()) return;
         if (!(await payments.claimEvent(event.id, new Date(), CLAIM_EXPIRES_MS))) continue;
         try {
           await bus.publish(event.subject, event.data);
@@ -41,8 +48,8 @@ export function startOutboxRelay(deps: {
         await payments.markPublished(paymentId, event.id);
         metrics.eventsPublished.inc({ subject: event.subject });
       }
-      if (batch.length === 100) again = true;
-    } while (again && !stopped);
+      if (batch.length === BATCH) again = true;
+    } while (again && !late());
   }
 
   function kick(): Promise<void> {
@@ -64,9 +71,12 @@ export function startOutboxRelay(deps: {
 
   return {
     kick,
-    async stop() {
-      stopped = true;
+    /** Stops the timer, publishes what it can within `graceMs`, and waits for the pass in hand. */
+    async stop(graceMs = 0) {
       clearInterval(timer);
+      deadline = Date.now() + graceMs;
+      if (graceMs > 0) await kick();
+      stopped = true;
       await running;
     },
   };

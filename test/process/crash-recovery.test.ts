@@ -137,7 +137,7 @@ describe('a service killed mid-payment', () => {
     try {
       await second.ready();
       peer = await busClient(nats, ['payment:created']);
-      const [event] = await peer.waitFor((e) => e.data.orderId === order.id);
+      const [event] = await peer.waitFor((e) => e.data.orderId === order.id, 1, 30000);
       expect(event?.data).toMatchObject({ id: res.body.id, stripeId: res.body.stripeId });
       expect(event?.data.eventId).toEqual(expect.any(String));
       await eventually(async () => (await stores.payments.outboxBacklog()) === 0);

@@ -46,13 +46,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-async function run(
-  name: string,
-  cmd: string,
-  args: string[],
-  port: number,
-  readyLine?: RegExp,
-): Promise<ChildProcess> {
+async function run(name: string, cmd: string, args: string[], port: number, readyLine?: RegExp): Promise<ChildProcess> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let ready = !readyLine;
