@@ -242,7 +242,7 @@ export function createPaymentStore(conn: Connection) {
 
     async markPublished(paymentId, eventId) {
       // $pull is idempotent: two relays marking the same event leave the same document.
-      await Payments.updateOne({ _id: oid(paymentId), unpublished: eventId }, { $pull: { unpublished: eventId } });
+      await Payments.updateOne({ _id: oid(paymentId) }, { $pull: { unpublished: eventId } });
       await Outbox.deleteOne({ _id: eventId });
     },
 
