@@ -74,3 +74,23 @@ describe('a full payment, as seen by an operator', () => {
     }
   });
 });
+
+describe('internal errors', () => {
+  test('answer 500 with a generic message in the error shape; the details go to the log', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id });
+    // The database going away mid-flight is the kind of failure no rule of the domain expects.
+    await stack.service.db.connection.close();
+    const res = await request(stack.service.app)
+      .post('/api/payments')
+      .set('Cookie', sessionCookie(user))
+      .set('X-Request-Id', 'req-internal-1')
+      .send({ token: 'tok_visa', orderId: order.id });
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ errors: [{ message: 'Something went wrong', code: 'internal' }] });
+    const logged = lines
+      .map((l) => JSON.parse(l) as { reqId?: string; msg?: string; err?: { stack?: string } })
+      .find((l) => l.reqId === 'req-internal-1' && l.msg === 'unhandled error');
+    expect(logged?.err?.stack).toEqual(expect.any(String));
+  });
+});
