@@ -28,25 +28,34 @@ go_tool() {
   echo "$version" >"$BIN/$name.version"
 }
 
-go_tool nats-streaming-server github.com/nats-io/nats-streaming-server "$NATS_STREAMING_VERSION"
-go_tool stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION"
-
 # FerretDB's own command panics when built with `go install` (its version file is not in
 # the module), so a small main in tools/ferretdb embeds it instead.
-if [[ ! -x "$BIN/ferretdb" || "$(cat "$BIN/ferretdb.version" 2>/dev/null)" != "$FERRETDB_VERSION" ]]; then
+ferretdb() {
+  if [[ -x "$BIN/ferretdb" && "$(cat "$BIN/ferretdb.version" 2>/dev/null)" == "$FERRETDB_VERSION" ]]; then return; fi
   need go "Go builds FerretDB from the Go module proxy"
   echo "provision: building ferretdb $FERRETDB_VERSION (first run only)" >&2
   (cd "$ROOT/tools/ferretdb" && go build -o "$BIN/ferretdb" .)
   echo "$FERRETDB_VERSION" >"$BIN/ferretdb.version"
-fi
+}
 
-if [[ ! -x "$CACHE/localstripe/bin/python" || "$(cat "$CACHE/localstripe.version" 2>/dev/null)" != "$LOCALSTRIPE_VERSION" ]]; then
+localstripe() {
+  if [[ -x "$CACHE/localstripe/bin/python" && "$(cat "$CACHE/localstripe.version" 2>/dev/null)" == "$LOCALSTRIPE_VERSION" ]]; then return; fi
   need python3 "Python runs localstripe"
   echo "provision: installing localstripe $LOCALSTRIPE_VERSION (first run only)" >&2
   rm -rf "$CACHE/localstripe"
   python3 -m venv "$CACHE/localstripe"
   "$CACHE/localstripe/bin/pip" install --quiet "localstripe==$LOCALSTRIPE_VERSION"
   echo "$LOCALSTRIPE_VERSION" >"$CACHE/localstripe.version"
-fi
+}
+
+# The first run downloads and builds all four at once; a failure of any fails the whole.
+pids=()
+go_tool nats-streaming-server github.com/nats-io/nats-streaming-server "$NATS_STREAMING_VERSION" & pids+=($!)
+go_tool stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION" & pids+=($!)
+ferretdb & pids+=($!)
+localstripe & pids+=($!)
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+[[ $status -eq 0 ]] || { echo "provision: a server could not be built (see above)" >&2; exit 1; }
 
 echo "$CACHE"
