@@ -43,11 +43,3 @@ export function toMinorUnits(price: number, currency: string): Money {
   }
   return { amount, currency: currency.toLowerCase() };
 }
-
-/** Formats minor units back to a decimal string, for humans and logs only. */
-export function formatMoney({ amount, currency }: Money): string {
-  const digits = minorUnitDigits(currency);
-  const text = amount.toString().padStart(digits + 1, '0');
-  const major = digits ? `${text.slice(0, -digits)}.${text.slice(-digits)}` : text;
-  return `${major} ${currency.toUpperCase()}`;
-}

@@ -26,7 +26,9 @@ export function requestContext(log: Logger, metrics: Metrics): RequestHandler {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
       metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
-      req.log.info(
+      // Probes and scrapes arrive every few seconds; at info they would drown the log.
+      const level = route.startsWith('/api/payments/health') || route === '/metrics' ? 'debug' : 'info';
+      req.log[level](
         { method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(seconds * 1000) },
         'request done',
       );
