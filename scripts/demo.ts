@@ -111,7 +111,9 @@ async function main() {
     await stopAll();
     process.exit(1);
   } catch (err) {
-    process.stderr.write(`demo failed: ${(err as Error).stack ?? String(err)}\n${service?.output().slice(-4000) ?? ''}\n`);
+    process.stderr.write(
+      `demo failed: ${(err as Error).stack ?? String(err)}\n${service?.output().slice(-4000) ?? ''}\n`,
+    );
     await stopAll();
     process.exit(1);
   }
