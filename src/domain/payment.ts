@@ -94,6 +94,17 @@ export interface ChargeRequest {
  */
 export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<{ chargeId: string }>;
+  /**
+   * Finds the charge made for a payment (by its metadata), for payments older
+   * than the provider keeps idempotency keys; null when none was made.
+   */
+  findCharge(paymentId: string): Promise<FoundCharge | null>;
+}
+
+export interface FoundCharge {
+  chargeId: string;
+  status: 'succeeded' | 'failed' | 'pending';
+  failureReason?: string;
 }
 
 export interface Clock {

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Subjects } from '../events/subjects';
-import { ConflictError, DeclinedError, InvalidInputError, NotAuthorizedError, NotFoundError } from './errors';
+import {
+  ConflictError,
+  DeclinedError,
+  InvalidInputError,
+  NotAuthorizedError,
+  NotFoundError,
+  UpstreamUnavailableError,
+} from './errors';
 import type { Clock, OrderStore, OutboxEvent, Payment, PaymentProvider, PaymentStore, Settlement } from './payment';
 import { assertTransition } from './payment-status';
 
@@ -23,6 +30,9 @@ export interface PayRequest {
 }
 
 type Charged = Payment & { source: string };
+
+// Stripe keeps idempotency keys at least 24 hours; past this, a retried create is no longer safe.
+export const IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
 
 export function createPayments(deps: PaymentsDeps) {
   const { orders, payments, provider, clock } = deps;
@@ -115,6 +125,18 @@ export function createPayments(deps: PaymentsDeps) {
     }
   }
 
+  /**
+   * Settles a payment older than the provider's idempotency window by looking
+   * its charge up: retrying the create then could charge the card again.
+   */
+  async function settleByLookup(p: Charged): Promise<Payment> {
+    const found = await provider.findCharge(p.id);
+    if (!found) return fail(p, 'No charge was made for this payment');
+    if (found.status === 'succeeded') return succeed(p, found.chargeId);
+    if (found.status === 'failed') return fail(p, found.failureReason ?? 'The card was declined');
+    throw new UpstreamUnavailableError(`Charge ${found.chargeId} is still pending at the provider`);
+  }
+
   function raiseIfFailed(p: Payment): Payment {
     if (p.status === 'failed') throw new DeclinedError(p.failureReason ?? 'The payment failed');
     return p;
@@ -157,7 +179,8 @@ export function createPayments(deps: PaymentsDeps) {
         const p = await payments.leaseStale(now, new Date(now.getTime() + deps.leaseMs));
         if (!p) break;
         try {
-          await settle(p);
+          const age = now.getTime() - p.createdAt.getTime();
+          await (age > IDEMPOTENCY_WINDOW_MS ? settleByLookup(p) : settle(p));
           settled++;
         } catch (err) {
           if (err instanceof DeclinedError || err instanceof InvalidInputError) settled++;
@@ -165,10 +188,6 @@ export function createPayments(deps: PaymentsDeps) {
         }
       }
       return { settled, errors };
-    },
-
-    async get(id: string): Promise<Payment | null> {
-      return payments.findById(id);
     },
   };
 }

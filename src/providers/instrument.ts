@@ -4,17 +4,19 @@ import type { Metrics } from '../metrics';
 
 /** Times every provider call by outcome, whatever the provider. */
 export function instrumentProvider(provider: PaymentProvider, metrics: Metrics): PaymentProvider {
+  async function timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const end = metrics.providerLatency.startTimer({ operation });
+    try {
+      const result = await call();
+      end({ outcome: 'ok' });
+      return result;
+    } catch (err) {
+      end({ outcome: err instanceof DomainError ? err.code : 'error' });
+      throw err;
+    }
+  }
   return {
-    async charge(req) {
-      const end = metrics.providerLatency.startTimer({ operation: 'charge' });
-      try {
-        const result = await provider.charge(req);
-        end({ outcome: 'ok' });
-        return result;
-      } catch (err) {
-        end({ outcome: err instanceof DomainError ? err.code : 'error' });
-        throw err;
-      }
-    },
+    charge: (req) => timed('charge', () => provider.charge(req)),
+    findCharge: (paymentId) => timed('find_charge', () => provider.findCharge(paymentId)),
   };
 }

@@ -5,7 +5,8 @@ import type { PaymentProvider } from '../domain/payment';
 /**
  * A deterministic provider for demos without a Stripe account: `tok_visa`
  * succeeds, `tok_chargeDeclined` is declined. The charge id is derived from the
- * idempotency key, so a retry reaches the same charge, as with Stripe.
+ * idempotency key, so a retry reaches the same charge, as with Stripe. It
+ * keeps nothing, so it finds no old charge.
  */
 export function createSimulatorProvider(): PaymentProvider {
   return {
@@ -16,6 +17,9 @@ export function createSimulatorProvider(): PaymentProvider {
       }
       const digest = createHash('sha256').update(req.idempotencyKey).digest('hex').slice(0, 24);
       return { chargeId: `ch_sim_${digest}` };
+    },
+    async findCharge() {
+      return null;
     },
   };
 }

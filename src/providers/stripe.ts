@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { DeclinedError, InvalidInputError, UpstreamUnavailableError } from '../domain/errors';
-import type { ChargeRequest, PaymentProvider } from '../domain/payment';
+import type { ChargeRequest, FoundCharge, PaymentProvider } from '../domain/payment';
 
 export interface StripeOptions {
   key: string;
@@ -39,6 +39,25 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
           throw new DeclinedError(charge.failure_message ?? 'The card was declined');
         }
         return { chargeId: charge.id };
+      } catch (err) {
+        throw toDomainError(err);
+      }
+    },
+
+    async findCharge(paymentId) {
+      try {
+        // Search is eventually consistent (about a minute); it is only asked about old payments.
+        const found = await stripe.charges.search({ query: `metadata['paymentId']:'${paymentId}'`, limit: 1 });
+        const charge = found.data[0];
+        if (!charge) return null;
+        // Stripe may add statuses; anything unknown is treated as not settled yet.
+        const status: FoundCharge['status'] =
+          charge.status === 'succeeded' ? 'succeeded' : charge.status === 'failed' ? 'failed' : 'pending';
+        return {
+          chargeId: charge.id,
+          status,
+          ...(charge.failure_message ? { failureReason: charge.failure_message } : {}),
+        };
       } catch (err) {
         throw toDomainError(err);
       }

@@ -84,6 +84,8 @@ export async function startStripeProxy(target: string) {
     url: `http://127.0.0.1:${port}`,
     /** Every charge request that arrived, replays included. */
     chargeAttempts: () => charges(seen),
+    /** Charge searches, which the reconciler makes for payments older than Stripe keeps keys. */
+    chargeSearches: () => seen.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/charges/search')),
     /** Charge requests that reached the server behind: real charges. */
     chargesMade: () => charges(forwarded),
     /** Holds every request until the returned function is called. */
