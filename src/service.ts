@@ -64,7 +64,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     payments,
     sweepers: [
       (now) => idempotency.sweep(now),
-      (now) => paymentStore.sweepLeases(new Date(now.getTime() - 24 * 60 * 60 * 1000)),
+      (now) => paymentStore.sweepClaims(new Date(now.getTime() - 24 * 60 * 60 * 1000)),
     ],
     clock,
     log,

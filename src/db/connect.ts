@@ -1,4 +1,4 @@
-import mongoose from 'mongoose';
+import mongoose, { type Model } from 'mongoose';
 import type { Logger } from '../log';
 import { retry } from '../retry';
 
@@ -34,6 +34,21 @@ export async function connectDb(uri: string, log: Logger, timeoutMs: number): Pr
   };
 }
 
-export function isDuplicateKey(err: unknown): boolean {
+function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}
+
+/**
+ * Inserts the document unless its unique key is taken: true when this call
+ * wrote it. The one race-free decision both MongoDB and FerretDB v1 offer (the
+ * latter applies a conditional update as a read then a separate write).
+ */
+export async function insertOnce<T>(model: Model<T>, doc: Partial<T>): Promise<boolean> {
+  try {
+    await model.create(doc);
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
 }

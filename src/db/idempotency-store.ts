@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { isDuplicateKey } from './connect';
+import { insertOnce } from './connect';
 
 interface KeyDoc {
   _id: string;
@@ -34,19 +34,15 @@ export function createIdempotencyStore(conn: Connection, opts: { ttlMs: number; 
 
   async function begin(id: string, requestHash: string, now: Date, attemptsLeft = 2): Promise<BeginResult> {
     const lockedUntil = new Date(now.getTime() + opts.lockMs);
-    try {
-      await Keys.create({
-        _id: id,
-        requestHash,
-        state: 'in_flight',
-        lockedUntil,
-        expiresAt: new Date(now.getTime() + opts.ttlMs),
-        response: null,
-      });
-      return { kind: 'started' };
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
+    const started = await insertOnce(Keys, {
+      _id: id,
+      requestHash,
+      state: 'in_flight',
+      lockedUntil,
+      expiresAt: new Date(now.getTime() + opts.ttlMs),
+      response: null,
+    });
+    if (started) return { kind: 'started' };
     const existing = await Keys.findById(id).lean<KeyDoc>();
     if (!existing || existing.expiresAt <= now) {
       if (existing) await Keys.deleteOne({ _id: id, expiresAt: existing.expiresAt });

@@ -1,6 +1,6 @@
 import { Schema, Types, type Connection } from 'mongoose';
 import type { Order, OrderStore } from '../domain/payment';
-import { isDuplicateKey } from './connect';
+import { insertOnce } from './connect';
 
 interface OrderDoc {
   _id: Types.ObjectId;
@@ -45,13 +45,7 @@ export function createOrderStore(conn: Connection) {
       return d ? toOrder(d) : null;
     },
     async insert(o) {
-      try {
-        await Orders.create({ ...o, _id: oid(o.id) });
-        return 'inserted';
-      } catch (err) {
-        if (isDuplicateKey(err)) return 'duplicate';
-        throw err;
-      }
+      return (await insertOnce(Orders, { ...o, _id: oid(o.id) })) ? 'inserted' : 'duplicate';
     },
     async cancel(id, version) {
       const r = await Orders.updateOne(

@@ -1,7 +1,7 @@
 import { Schema, Types, type Connection } from 'mongoose';
 import type { OutboxEvent, Payment, PaymentStore } from '../domain/payment';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../domain/payment-status';
-import { isDuplicateKey } from './connect';
+import { insertOnce } from './connect';
 
 interface PaymentDoc {
   _id: Types.ObjectId;
@@ -52,16 +52,18 @@ const paymentSchema = new Schema<PaymentDoc>(
 );
 paymentSchema.index({ status: 1, leaseUntil: 1 });
 
-// One document per (payment, attempt): FerretDB v1 applies a conditional update as a
-// read then a write, so only a unique insert can make a reconciler's lease exclusive.
-interface LeaseDoc {
+// A claim is won by inserting its key first (see insertOnce); `at` lets old claims be swept.
+interface ClaimDoc {
   _id: string;
   at: Date;
 }
-const leaseSchema = new Schema<LeaseDoc>(
-  { _id: { type: String, required: true }, at: { type: Date, required: true, index: true } },
-  { collection: 'payment_leases', versionKey: false },
-);
+const claimSchema = (collection: string) =>
+  new Schema<ClaimDoc>(
+    { _id: { type: String, required: true }, at: { type: Date, required: true, index: true } },
+    { collection, versionKey: false },
+  );
+// One claim per (payment, attempt): which reconciler settles a stale payment.
+const leaseSchema = claimSchema('payment_leases');
 
 export function toPayment(d: PaymentDoc): Payment & { source: string } {
   return {
@@ -81,12 +83,8 @@ export function toPayment(d: PaymentDoc): Payment & { source: string } {
   };
 }
 
-// Which relay publishes an event: a unique insert per event id, so that replicas
-// do not all publish the same event; a claim left by a dead relay expires.
-const eventClaimSchema = new Schema<LeaseDoc>(
-  { _id: { type: String, required: true }, at: { type: Date, required: true, index: true } },
-  { collection: 'outbox_claims', versionKey: false },
-);
+// One claim per event: which relay publishes it; a claim left by a dead relay expires.
+const eventClaimSchema = claimSchema('outbox_claims');
 
 // Where the relay looks for work: one small document per event, written just
 // before the state change that carries the event. Without it the relay would
@@ -110,9 +108,9 @@ const ORPHAN_ENTRY_MS = 60 * 60 * 1000;
 
 export function createPaymentStore(conn: Connection) {
   const Outbox = conn.model<OutboxEntryDoc>('OutboxEntry', outboxEntrySchema);
-  const EventClaims = conn.model<LeaseDoc>('OutboxClaim', eventClaimSchema);
+  const EventClaims = conn.model<ClaimDoc>('OutboxClaim', eventClaimSchema);
   const Payments = conn.model<PaymentDoc>('Payment', paymentSchema);
-  const Leases = conn.model<LeaseDoc>('PaymentLease', leaseSchema);
+  const Leases = conn.model<ClaimDoc>('PaymentLease', leaseSchema);
   const oid = (id: string) => new Types.ObjectId(id);
 
   const store: PaymentStore & {
@@ -123,7 +121,7 @@ export function createPaymentStore(conn: Connection) {
     markPublished(paymentId: string, eventId: string): Promise<void>;
     claimEvent(eventId: string, now: Date, expireMs: number): Promise<boolean>;
     releaseEvent(eventId: string): Promise<void>;
-    sweepLeases(before: Date): Promise<void>;
+    sweepClaims(before: Date): Promise<void>;
     outboxBacklog(): Promise<number>;
     oldestPending(): Promise<Date | null>;
   } = {
@@ -132,22 +130,23 @@ export function createPaymentStore(conn: Connection) {
     outbox: Outbox,
 
     async insertPending(p, at, leaseUntil) {
-      try {
-        const doc = await Payments.create({
-          ...p,
-          orderId: oid(p.orderId),
-          claim: p.orderId,
-          status: 'pending',
-          history: [{ status: 'pending', at }],
-          leaseUntil,
-          createdAt: at,
-          updatedAt: at,
-        });
-        return toPayment(doc.toObject());
-      } catch (err) {
-        if (isDuplicateKey(err)) return null;
-        throw err;
-      }
+      const doc: PaymentDoc = {
+        ...p,
+        _id: new Types.ObjectId(),
+        orderId: oid(p.orderId),
+        claim: p.orderId,
+        status: 'pending',
+        stripeId: null,
+        failureReason: null,
+        history: [{ status: 'pending', at }],
+        events: [],
+        unpublished: [],
+        leaseUntil,
+        attempts: 0,
+        createdAt: at,
+        updatedAt: at,
+      };
+      return (await insertOnce(Payments, doc)) ? toPayment(doc) : null;
     },
 
     async findById(id) {
@@ -157,11 +156,7 @@ export function createPaymentStore(conn: Connection) {
     },
 
     async settle(id, c) {
-      try {
-        await Outbox.create({ _id: c.event.id, paymentId: oid(id), at: c.at });
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-      }
+      await insertOnce(Outbox, { _id: c.event.id, paymentId: oid(id), at: c.at });
       const set: Partial<PaymentDoc> = { status: c.to, updatedAt: c.at, leaseUntil: null };
       if (c.stripeId !== undefined) set.stripeId = c.stripeId;
       if (c.failureReason !== undefined) set.failureReason = c.failureReason;
@@ -188,32 +183,22 @@ export function createPaymentStore(conn: Connection) {
         .lean<PaymentDoc[]>();
       for (const d of stale) {
         const attempt = d.attempts + 1;
-        try {
-          await Leases.create({ _id: `${d._id.toHexString()}:${attempt}`, at: now });
-        } catch (err) {
-          if (isDuplicateKey(err)) continue;
-          throw err;
-        }
+        if (!(await insertOnce(Leases, { _id: `${d._id.toHexString()}:${attempt}`, at: now }))) continue;
         await Payments.updateOne({ _id: d._id }, { $set: { leaseUntil, attempts: attempt } });
         return toPayment({ ...d, leaseUntil, attempts: attempt });
       }
       return null;
     },
 
-    async sweepLeases(before: Date) {
+    async sweepClaims(before: Date) {
       await Leases.deleteMany({ at: { $lt: before } });
       await EventClaims.deleteMany({ at: { $lt: before } });
     },
 
     async claimEvent(eventId, now, expireMs) {
       for (let tries = 0; tries < 2; tries++) {
-        try {
-          await EventClaims.create({ _id: eventId, at: now });
-          return true;
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-        }
-        const held = await EventClaims.findById(eventId).lean<LeaseDoc>();
+        if (await insertOnce(EventClaims, { _id: eventId, at: now })) return true;
+        const held = await EventClaims.findById(eventId).lean<ClaimDoc>();
         if (held && held.at.getTime() > now.getTime() - expireMs) return false;
         if (held) await EventClaims.deleteOne({ _id: eventId, at: held.at });
       }

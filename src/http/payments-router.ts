@@ -51,12 +51,13 @@ export function paymentsRouter(deps: {
     ]),
     idempotent(deps.idempotency, deps.clock, async (req) => {
       const { token, orderId } = req.body as { token: string; orderId: string };
+      const idempotencyKey = req.get('idempotency-key');
       try {
         const payment = await deps.payments.pay({
           userId: req.currentUser!.id,
           orderId,
           source: token,
-          ...(req.get('idempotency-key') ? { idempotencyKey: req.get('idempotency-key') } : {}),
+          ...(idempotencyKey ? { idempotencyKey } : {}),
         });
         deps.metrics.payments.inc({ outcome: 'succeeded' });
         req.log.info({ paymentId: payment.id, orderId, amount: payment.amount }, 'payment succeeded');
