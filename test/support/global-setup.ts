@@ -8,7 +8,8 @@ declare global {
  * Starts the servers every test file shares: MongoDB-compatible storage,
  * stripe-mock and localstripe. Each test file starts its own NATS Streaming.
  * MONGO_URI wins when set; TEST_MONGO=memory uses mongodb-memory-server
- * (which downloads mongod, so it needs the internet); else FerretDB.
+ * (which downloads mongod, so it needs the internet); else FerretDB on SQLite,
+ * or on PostgreSQL with TEST_STORE=postgresql.
  */
 export default async function globalSetup(): Promise<void> {
   const started: { stop(): Promise<void> }[] = [];
@@ -27,7 +28,8 @@ export default async function globalSetup(): Promise<void> {
     started.push({ stop: async () => void (await mongod.stop()) });
     process.env.TEST_MONGO_URI = mongod.getUri().replace(/\/$/, '');
   } else {
-    process.env.TEST_MONGO_URI = keep(await startFerretDb()).url;
+    const store = process.env.TEST_STORE === 'postgresql' ? 'postgresql' : 'sqlite';
+    process.env.TEST_MONGO_URI = keep(await startFerretDb({ store })).url;
   }
   const [stripeMock, localstripe] = await Promise.all([startStripeMock(), startLocalstripe()]);
   process.env.STRIPE_MOCK_URL = keep(stripeMock).url;

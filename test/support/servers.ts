@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,13 +78,81 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startFerretDb(): Promise<RunningServer> {
+export type FerretStore = 'sqlite' | 'postgresql';
+
+/**
+ * FerretDB as scripts/provision.sh builds it (v1.24.2 with its SQLite `_id` lookup fixed), on
+ * SQLite in a fresh directory, or on a PostgreSQL server started for it. `stock` runs the
+ * unfixed build (`FERRETDB_STOCK=1 scripts/provision.sh` makes it).
+ */
+export async function startFerretDb(opts: { store?: FerretStore; stock?: boolean } = {}): Promise<RunningServer> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'payments-ferretdb-'));
-  const child = await run('ferretdb', bin('ferretdb'), ['-listen-addr', `127.0.0.1:${port}`, '-dir', dir], port);
+  const args = [`--listen-addr=127.0.0.1:${port}`, '--state-dir=-', '--debug-addr=-', '--telemetry=disable'];
+  args.push('--log-level=warn', '--log-format=text');
+  const cleanups: (() => Promise<void>)[] = [];
+  if (opts.store === 'postgresql') {
+    const pg = await startPostgres();
+    cleanups.push(pg.stop);
+    args.push('--handler=postgresql', `--postgresql-url=${pg.url}`);
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'payments-ferretdb-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    args.push('--handler=sqlite', `--sqlite-url=file:${dir}/`);
+  }
+  const child = await run('ferretdb', bin(opts.stock ? 'ferretdb-stock' : 'ferretdb'), args, port).catch(
+    async (err: unknown) => {
+      for (const c of cleanups) await c();
+      throw err;
+    },
+  );
   const stop = stopper(child);
   return {
     url: `mongodb://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      await stop();
+      for (const c of cleanups) await c();
+    },
+  };
+}
+
+/** The PostgreSQL server binaries of Debian's packages, newest version first. */
+function postgresBin(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  const found = versions.map((v) => join(root, v, 'bin')).find((d) => existsSync(join(d, 'initdb')));
+  if (!found) throw new Error('PostgreSQL is not installed: apt-get install postgresql');
+  return found;
+}
+
+/**
+ * A throwaway PostgreSQL on loopback with trust authentication. `initdb` refuses to run
+ * as root, so as root the server runs as the `postgres` user that Debian's package creates.
+ */
+export async function startPostgres(): Promise<RunningServer> {
+  const pgBin = postgresBin();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'payments-postgres-'));
+  const asRoot = process.getuid?.() === 0;
+  const as = (cmd: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  if (asRoot) execFileSync('chown', ['postgres:postgres', dir]);
+  const [initCmd, initArgs] = as(join(pgBin, 'initdb'), ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+  execFileSync(initCmd, [...initArgs, '--no-sync'], { stdio: 'ignore' });
+  const [cmd, args] = as(join(pgBin, 'postgres'), [
+    '-D',
+    dir,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+  ]);
+  const child = await run('postgres', cmd, args, port, /ready to accept connections/);
+  const stop = stopper(child);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     stop: async () => {
       await stop();
