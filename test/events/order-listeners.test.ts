@@ -1,12 +1,19 @@
-import { eventually, newId, useStack } from '../support/harness';
+import request from 'supertest';
+import { eventually, newId, sessionCookie, testEnv, useStack } from '../support/harness';
+import { runTool } from '../support/process';
 
-const stack = useStack({ name: 'listeners', env: { NATS_ACK_WAIT_MS: '1000' } });
+const stack = useStack({
+  name: 'listeners',
+  env: { NATS_ACK_WAIT_MS: '1000', EVENT_MAX_DELIVERIES: '3', EVENT_MAX_AGE_MS: '600000' },
+});
 
-const created = (fields: Partial<{ id: string; version: number; price: number; currency: string }> = {}) => ({
+const created = (
+  fields: Partial<{ id: string; version: number; price: number; currency: string; userId: string }> = {},
+) => ({
   id: fields.id ?? newId(),
   version: fields.version ?? 0,
   status: 'created',
-  userId: newId(),
+  userId: fields.userId ?? newId(),
   expiresAt: new Date().toISOString(),
   ticket: { id: newId(), price: fields.price ?? 19.99 },
   ...(fields.currency ? { currency: fields.currency } : {}),
@@ -116,5 +123,73 @@ describe('version guard', () => {
     expect(await stack.service.stores.orders.cancel(e.id, 1)).toBe(true);
     expect(await stack.service.stores.orders.cancel(e.id, 1)).toBe(false);
     expect(await stack.service.stores.orders.findById(e.id)).toMatchObject({ version: 1, status: 'cancelled' });
+  });
+});
+
+describe('order:cancelled from the real orders service', () => {
+  test('a cancel with version 0 (as its user cancel sends) is applied, and the order is then refused with 400', async () => {
+    const userId = newId();
+    const e = created({ userId });
+    await stack.peer.publish('order:created', e);
+    await eventually(() => stack.service.stores.orders.findById(e.id));
+    await stack.peer.publish('order:cancelled', { id: e.id, version: 0, ticket: { id: e.ticket.id } });
+    await eventually(async () => (await stack.service.stores.orders.findById(e.id))?.status === 'cancelled');
+
+    const res = await request(stack.service.app)
+      .post('/api/payments')
+      .set('Cookie', sessionCookie({ id: userId, email: 'u@test.io' }))
+      .send({ token: 'tok_visa', orderId: e.id });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].code).toBe('order_cancelled');
+  });
+
+  test('a redelivered order:created never undoes a cancel', async () => {
+    const e = created();
+    await stack.peer.publish('order:created', e);
+    await eventually(() => stack.service.stores.orders.findById(e.id));
+    await stack.peer.publish('order:cancelled', { id: e.id, version: 1, ticket: { id: e.ticket.id } });
+    await eventually(async () => (await stack.service.stores.orders.findById(e.id))?.status === 'cancelled');
+    const before = await consumed('order:created', 'duplicate');
+    await stack.peer.publish('order:created', e);
+    await eventually(async () => (await consumed('order:created', 'duplicate')) === before + 1);
+    expect(await stack.service.stores.orders.findById(e.id)).toMatchObject({ status: 'cancelled' });
+  });
+});
+
+describe('a message that can never be processed', () => {
+  const toolEnv = () => testEnv(stack.nats, stack.service.db.connection.name, { LOG_LEVEL: 'silent' });
+
+  async function deadLetters(): Promise<
+    { id: string; subject: string; payload: unknown; reason: string; deliveries: number }[]
+  > {
+    const { code, stdout, stderr } = await runTool('dead-letters', ['list', '--json'], toolEnv());
+    if (code !== 0) throw new Error(`dead-letters list exited ${code}: ${stderr}`);
+    return JSON.parse(stdout);
+  }
+
+  test('a cancel whose order never arrives is parked after EVENT_MAX_DELIVERIES, acked, counted and listed; replay applies it', async () => {
+    const e = created();
+    const cancel = { id: e.id, version: 1, ticket: { id: e.ticket.id } };
+    await stack.peer.publish('order:cancelled', cancel);
+    await eventually(async () => (await consumed('order:cancelled', 'parked')) >= 1, 15_000);
+    await eventually(async () => (await unacked('order:cancelled')) === 0);
+
+    const parked = (await deadLetters()).filter((d) => (d.payload as { id?: string }).id === e.id);
+    expect(parked).toEqual([
+      expect.objectContaining({
+        subject: 'order:cancelled',
+        payload: cancel,
+        deliveries: 3,
+        reason: expect.any(String),
+      }),
+    ]);
+
+    // The order arrives at last; the operator replays the parked cancel.
+    await stack.peer.publish('order:created', e);
+    await eventually(() => stack.service.stores.orders.findById(e.id));
+    const replay = await runTool('dead-letters', ['replay', parked[0]!.id], toolEnv());
+    expect(replay.code).toBe(0);
+    await eventually(async () => (await stack.service.stores.orders.findById(e.id))?.status === 'cancelled');
+    expect((await deadLetters()).filter((d) => d.id === parked[0]!.id)).toEqual([]);
   });
 });

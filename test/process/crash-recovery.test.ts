@@ -113,6 +113,59 @@ describe('a service killed mid-payment', () => {
     }
   });
 
+  test('a client retrying with its Idempotency-Key after the crash gets its own payment, 201, never 409', async () => {
+    const db = uniqueName('crash_retry');
+    const stores = await openDb(db);
+    const env = testEnv(nats, db, {
+      STRIPE_API_BASE: stripe.url,
+      PROVIDER_TIMEOUT_MS: '2000',
+      PAYMENTS_RECONCILE_AFTER_MS: '5000',
+      PAYMENTS_RECONCILE_INTERVAL_MS: '300',
+    });
+    const first = await spawnService(env);
+    await first.ready();
+    const user = newUser();
+    const order = await publishOrder(peer, user.id, stores);
+    const key = uniqueName('retry');
+    const pay = (url: string) =>
+      request(url)
+        .post('/api/payments')
+        .set('Cookie', sessionCookie(user))
+        .set('Idempotency-Key', key)
+        .send({ token: 'pm_card_visa', orderId: order.id });
+
+    const release = stripe.hold();
+    const attempts = stripe.chargeAttempts().length;
+    const made = stripe.chargesMade().length;
+    const cut = pay(first.url).then(
+      () => 'answered',
+      () => 'cut off',
+    );
+    await stripe.chargeArrived(attempts + 1);
+    await first.kill('SIGKILL');
+    expect(await cut).toBe('cut off');
+    release();
+
+    const second = await spawnService(env);
+    try {
+      await second.ready();
+      // While the dead request's key is still held, the answer is 409 idempotency_key_in_use; then its own payment.
+      const res = await eventually(async () => {
+        const r = await pay(second.url);
+        return !(r.status === 409 && r.body.errors[0].code === 'idempotency_key_in_use') && r;
+      }, 20_000);
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ orderId: order.id, status: 'succeeded', amount: 2500 });
+      expect(stripe.chargesMade().length).toBe(made + 1);
+      // And the answer kept for the key is that 201.
+      const again = await pay(second.url);
+      expect(again.status).toBe(201);
+      expect(again.body.id).toBe(res.body.id);
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+
   test('SIGKILL after the save and before the publish: the event goes out once the service is back', async () => {
     const db = uniqueName('crash_publish');
     const stores = await openDb(db);

@@ -45,3 +45,18 @@ export async function spawnService(env: Record<string, string>) {
   };
 }
 export type ServiceProcess = Awaited<ReturnType<typeof spawnService>>;
+
+/** Runs one of the service's command-line tools (`src/tools/<name>.ts`) to its end. */
+export async function runTool(name: string, args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'tools', `${name}.ts`), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}

@@ -69,12 +69,12 @@ async function run(name: string, cmd: string, args: string[], port: number, read
   return child;
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
-  return () =>
+function stopper(child: ChildProcess): (signal?: NodeJS.Signals) => Promise<void> {
+  return (signal = 'SIGTERM') =>
     new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      child.kill(signal);
     });
 }
 
@@ -184,8 +184,10 @@ export async function startLocalstripe(): Promise<RunningServer> {
 export interface NatsServer extends RunningServer {
   clusterId: string;
   monitorPort: number;
-  /** Stops the process; with a file store, `start()` brings the same data back on the same port. */
+  /** Starts it again after `stop()`; with a file store the same data comes back on the same port. */
   start(): Promise<void>;
+  /** SIGTERM by default; SIGKILL stops it the way a crashed node does. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** A NATS Streaming server of the test file's own, so that files never see each other's events. */
@@ -206,8 +208,8 @@ export async function startNatsStreaming(opts: { fileStore?: boolean } = {}): Pr
     async start() {
       if (!child) child = await run('nats-streaming-server', bin('nats-streaming-server'), args, port, ready);
     },
-    async stop() {
-      if (child) await stopper(child)();
+    async stop(signal?: NodeJS.Signals) {
+      if (child) await stopper(child)(signal);
       child = null;
     },
   };
