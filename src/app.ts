@@ -1,9 +1,9 @@
 import cookieSession from 'cookie-session';
 import express from 'express';
 import type { Config } from './config';
-import type { IdempotencyStore } from './db/idempotency-store';
-import type { Clock } from './domain/payment';
-import type { Payments } from './domain/payments';
+import type { IdempotencyStore } from './db/idempotency';
+import type { Pay } from './domain/pay';
+import type { Clock } from './domain/ports';
 import { authenticate } from './http/auth';
 import { docsRouter } from './http/docs-router';
 import { errorHandler, notFound } from './http/errors';
@@ -18,7 +18,7 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   clock: Clock;
-  payments: Payments;
+  pay: Pay;
   idempotency: IdempotencyStore;
   health: HealthChecks;
 }

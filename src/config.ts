@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalText = z
@@ -31,6 +31,8 @@ const schema = z.object({
   PAYMENTS_RECONCILE_INTERVAL_MS: int(10000),
   PAYMENTS_RECONCILE_AFTER_MS: int(30000),
   OUTBOX_INTERVAL_MS: int(1000),
+  EVENT_MAX_DELIVERIES: int(20),
+  EVENT_MAX_AGE_MS: int(60 * 60 * 1000),
   IDEMPOTENCY_KEY_TTL_MS: int(24 * 60 * 60 * 1000),
   BOOT_TIMEOUT_MS: int(30000),
   SHUTDOWN_TIMEOUT_MS: int(10000),
@@ -83,6 +85,7 @@ function toConfig(env: z.infer<typeof schema>) {
     defaultCurrency: env.PAYMENTS_CURRENCY,
     reconcile: { intervalMs: env.PAYMENTS_RECONCILE_INTERVAL_MS, afterMs: env.PAYMENTS_RECONCILE_AFTER_MS },
     outboxIntervalMs: env.OUTBOX_INTERVAL_MS,
+    events: { maxDeliveries: env.EVENT_MAX_DELIVERIES, maxAgeMs: env.EVENT_MAX_AGE_MS },
     idempotencyTtlMs: env.IDEMPOTENCY_KEY_TTL_MS,
     bootTimeoutMs: env.BOOT_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -41,14 +41,14 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Gauges read from the database when Prometheus scrapes. */
+/** Gauges read when Prometheus scrapes: the outbox's size, and what the reconciler saw last. */
 export function registerStateGauges(
   metrics: Metrics,
-  source: { outboxBacklog(): Promise<number>; oldestPending(): Promise<Date | null>; now(): Date },
+  source: { outboxBacklog(): Promise<number>; oldestPending(): Date | null; now(): Date },
 ): void {
   new client.Gauge({
     name: 'outbox_backlog_events',
-    help: 'Events written but not yet published',
+    help: 'Messages recorded but not yet delivered',
     registers: [metrics.registry],
     async collect() {
       this.set(await source.outboxBacklog());
@@ -56,10 +56,10 @@ export function registerStateGauges(
   });
   new client.Gauge({
     name: 'oldest_pending_payment_age_seconds',
-    help: 'Age of the oldest payment still pending (0 when none)',
+    help: "Age of the oldest payment still pending at the reconciler's last pass (0 when none)",
     registers: [metrics.registry],
-    async collect() {
-      const oldest = await source.oldestPending();
+    collect() {
+      const oldest = source.oldestPending();
       this.set(oldest ? (source.now().getTime() - oldest.getTime()) / 1000 : 0);
     },
   });

@@ -1,47 +1,53 @@
-import type { Clock } from './domain/payment';
-import type { Payments } from './domain/payments';
+import type { ReconcileResult } from './domain/reconcile';
+import type { Clock } from './domain/ports';
 import type { Logger } from './log';
 
 /**
- * The background job: every interval it settles payments left pending past
- * their lease, then runs the sweepers (expired idempotency keys, old leases:
- * FerretDB has no TTL indexes). Leases make it safe on every replica at once.
+ * The background job: every interval it settles payments left pending past their
+ * dueAt; less often it runs the sweepers (expired idempotency keys: FerretDB has
+ * no TTL indexes). Safe on every replica at once.
  */
 export function startReconciler(deps: {
-  payments: Payments;
+  reconcile: () => Promise<ReconcileResult>;
   sweepers: ((now: Date) => Promise<unknown>)[];
   clock: Clock;
   log: Logger;
   intervalMs: number;
-  onSettled?: () => void;
+  sweepEveryMs: number;
 }) {
   let running: Promise<void> | null = null;
   let stopped = false;
+  let lastSweep = 0;
+  let oldestPending: Date | null = null;
 
-  async function tick(): Promise<void> {
-    const { settled, errors } = await deps.payments.reconcile();
-    for (const err of errors) deps.log.warn({ err }, 'reconciler could not settle a payment yet');
-    if (settled > 0) {
-      deps.log.info({ settled }, 'reconciler settled pending payments');
-      deps.onSettled?.();
+  async function tick(sweep: boolean): Promise<void> {
+    const result = await deps.reconcile();
+    oldestPending = result.oldestPending;
+    for (const err of result.errors) deps.log.warn({ err }, 'reconciler could not settle a payment yet');
+    if (result.settled > 0) deps.log.info({ settled: result.settled }, 'reconciler settled pending payments');
+    const now = deps.clock.now();
+    if (sweep || now.getTime() - lastSweep >= deps.sweepEveryMs) {
+      lastSweep = now.getTime();
+      for (const sweeper of deps.sweepers) await sweeper(now);
     }
-    for (const sweep of deps.sweepers) await sweep(deps.clock.now());
   }
 
-  function runOnce(): Promise<void> {
+  function run(sweep: boolean): Promise<void> {
     if (stopped) return Promise.resolve();
-    running ??= tick()
-      .catch((err: unknown) => deps.log.warn({ err }, 'reconciler tick failed'))
+    running ??= tick(sweep)
+      .catch((err: unknown) => deps.log.warn({ err }, 'reconciler pass failed'))
       .finally(() => {
         running = null;
       });
     return running;
   }
 
-  const timer = setInterval(() => void runOnce(), deps.intervalMs);
+  const timer = setInterval(() => void run(false), deps.intervalMs);
   timer.unref();
   return {
-    runOnce,
+    /** One whole pass now, sweepers included. */
+    runOnce: () => run(true),
+    oldestPending: () => oldestPending,
     async stop() {
       stopped = true;
       clearInterval(timer);

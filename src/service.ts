@@ -3,17 +3,23 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import type { Config } from './config';
 import { connectDb } from './db/connect';
-import { createIdempotencyStore } from './db/idempotency-store';
-import { createOrderStore } from './db/order-store';
-import { createPaymentStore } from './db/payment-store';
-import { createOrders } from './domain/orders';
-import type { Clock, PaymentProvider } from './domain/payment';
-import { createPayments } from './domain/payments';
+import { createDeadLetterStore } from './db/dead-letters';
+import { createIdempotencyStore } from './db/idempotency';
+import { createOrderStore } from './db/orders';
+import { createOutboxStore } from './db/outbox';
+import { createPaymentStore } from './db/payments';
+import { createOrderEvents } from './domain/orders';
+import { createPay } from './domain/pay';
+import type { Clock, PaymentProvider } from './domain/ports';
+import { createReconcile } from './domain/reconcile';
+import { createSettle } from './domain/settle';
 import { registerListeners } from './events/listeners';
-import { connectBus } from './events/nats-bus';
-import { startOutboxRelay } from './events/outbox-relay';
+import { messagesFor } from './events/publications';
+import { connectBus } from './events/stan-bus';
+import type { Subject } from './events/subjects';
 import { createLogger, type Logger } from './log';
 import { createMetrics, registerStateGauges } from './metrics';
+import { createOutbox } from './outbox/outbox';
 import { createProvider } from './providers';
 import { instrumentProvider } from './providers/instrument';
 import { startReconciler } from './reconciler';
@@ -25,6 +31,9 @@ export interface ServiceOptions {
   provider?: PaymentProvider;
   host?: string;
 }
+
+// Expired idempotency keys are few and harmless: sweeping them (a scan on FerretDB) can wait.
+const SWEEP_EVERY_MS = 10 * 60 * 1000;
 
 /**
  * Connects every dependency (failing after a bounded time), wires the doors
@@ -41,50 +50,80 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     throw err;
   });
 
-  const orderStore = createOrderStore(db.connection);
-  const paymentStore = createPaymentStore(db.connection);
-  const idempotency = createIdempotencyStore(db.connection, {
-    ttlMs: config.idempotencyTtlMs,
-    lockMs: config.reconcile.afterMs,
+  const outboxStore = createOutboxStore(db.connection);
+  const outbox = createOutbox({
+    store: outboxStore,
+    senders: {
+      bus: {
+        ready: bus.isConnected,
+        send: (m) => bus.publish({ subject: m.subject as Subject, id: m.id, key: m.key, data: m.payload }),
+      },
+    },
+    clock,
+    log,
+    metrics,
+    intervalMs: config.outboxIntervalMs,
   });
-  await Promise.all([orderStore.model.init(), paymentStore.model.init(), idempotency.model.init()]);
+  const stores = {
+    orders: createOrderStore(db.connection),
+    payments: createPaymentStore(
+      db.connection,
+      { queue: (p, events) => outbox.enqueue(messagesFor(p, events)) },
+      clock,
+    ),
+    outbox: outboxStore,
+    deadLetters: createDeadLetterStore(db.connection),
+    idempotency: createIdempotencyStore(db.connection, {
+      ttlMs: config.idempotencyTtlMs,
+      lockMs: config.reconcile.afterMs,
+    }),
+  };
+  await Promise.all(Object.values(stores).map((s) => s.init()));
 
   const provider = instrumentProvider(opts.provider ?? createProvider(config.provider), metrics);
-  const relay = startOutboxRelay({ payments: paymentStore, bus, log, metrics, intervalMs: config.outboxIntervalMs });
-  const payments = createPayments({
-    orders: orderStore,
-    payments: paymentStore,
-    provider,
+  const settle = createSettle({ payments: stores.payments, provider, clock });
+  const pay = createPay({
+    orders: stores.orders,
+    payments: stores.payments,
+    settle,
     clock,
-    leaseMs: config.reconcile.afterMs,
-    onEventQueued: () => void relay.kick(),
+    settleAfterMs: config.reconcile.afterMs,
   });
-  registerListeners(bus, createOrders(orderStore, config.defaultCurrency), log, metrics);
+  registerListeners(
+    {
+      bus,
+      orders: createOrderEvents(stores.orders),
+      deadLetters: stores.deadLetters,
+      limits: config.events,
+      clock,
+      log,
+      metrics,
+    },
+    config.defaultCurrency,
+  );
   const reconciler = startReconciler({
-    payments,
-    sweepers: [
-      (now) => idempotency.sweep(now),
-      (now) => paymentStore.sweepClaims(new Date(now.getTime() - 24 * 60 * 60 * 1000)),
-    ],
+    reconcile: createReconcile({ payments: stores.payments, settle, clock, minRetryMs: config.reconcile.intervalMs }),
+    sweepers: [(now) => stores.idempotency.sweep(now)],
     clock,
     log,
     intervalMs: config.reconcile.intervalMs,
+    sweepEveryMs: SWEEP_EVERY_MS,
   });
   registerStateGauges(metrics, {
-    outboxBacklog: () => paymentStore.outboxBacklog(),
-    oldestPending: () => paymentStore.oldestPending(),
+    outboxBacklog: () => outbox.backlog(),
+    oldestPending: () => reconciler.oldestPending(),
     now: () => clock.now(),
   });
-  // Events a crash left behind go out now rather than at the first tick.
-  void relay.kick();
+  // What a stopped process left in the outbox goes out now rather than at the first tick.
+  void outbox.flush();
 
   const app = createApp({
     config,
     log,
     metrics,
     clock,
-    payments,
-    idempotency,
+    pay,
+    idempotency: stores.idempotency,
     health: { mongo: db.isConnected, nats: bus.isConnected },
   });
   const server: Server = await new Promise((resolve, reject) => {
@@ -102,7 +141,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     });
     await reconciler.stop();
     // Half of the shutdown budget for events of the requests just finished; the rest stay in the outbox.
-    await relay.stop(config.shutdownTimeoutMs / 2);
+    await outbox.stop(config.shutdownTimeoutMs / 2);
     await bus.close();
     await db.close();
     log.info('payments service stopped');
@@ -116,9 +155,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     metrics,
     db,
     bus,
-    stores: { orders: orderStore, payments: paymentStore, idempotency },
-    payments,
-    relay,
+    stores,
+    pay,
+    outbox,
     reconciler,
     /** Stops taking requests and messages, finishes those in flight, then closes NATS and MongoDB. */
     stop: () => (stopping ??= shutdown()),

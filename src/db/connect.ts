@@ -1,9 +1,11 @@
-import mongoose, { type Model } from 'mongoose';
+import mongoose from 'mongoose';
 import type { Logger } from '../log';
 import { retry } from '../retry';
 
 export interface Db {
   connection: mongoose.Connection;
+  /** The driver's own handle on the database, for the writes the hot path makes. */
+  native: mongoose.mongo.Db;
   isConnected(): boolean;
   close(): Promise<void>;
 }
@@ -29,26 +31,8 @@ export async function connectDb(uri: string, log: Logger, timeoutMs: number): Pr
   log.info({ db: connection.name }, 'connected to MongoDB');
   return {
     connection,
+    native: connection.getClient().db(connection.name),
     isConnected: () => connection.readyState === mongoose.ConnectionStates.connected,
     close: () => connection.close(),
   };
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
-}
-
-/**
- * Inserts the document unless its unique key is taken: true when this call
- * wrote it. The one race-free decision both MongoDB and FerretDB v1 offer (the
- * latter applies a conditional update as a read then a separate write).
- */
-export async function insertOnce<T>(model: Model<T>, doc: Partial<T>): Promise<boolean> {
-  try {
-    await model.create(doc);
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
-  }
 }

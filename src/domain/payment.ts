@@ -1,5 +1,20 @@
-import type { PublishedEvents } from '../events/subjects';
-import type { PaymentStatus } from './payment-status';
+import { createHash } from 'node:crypto';
+import { ConflictError } from './errors';
+
+export const PAYMENT_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+// The whole lifecycle: a payment is recorded pending before the provider is
+// called, and settles exactly once.
+const NEXT: Record<PaymentStatus, readonly PaymentStatus[]> = {
+  pending: ['succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+};
+
+export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
+  return NEXT[from].includes(to);
+}
 
 export interface HistoryEntry {
   status: PaymentStatus;
@@ -7,106 +22,119 @@ export interface HistoryEntry {
   reason?: string;
 }
 
-/** An event waiting in the payment's outbox, written with the state change that caused it. */
-export type OutboxEvent = {
-  [S in keyof PublishedEvents]: { id: string; subject: S; data: PublishedEvents[S]; at: Date };
-}[keyof PublishedEvents];
-
 export interface Payment {
   id: string;
   orderId: string;
   userId: string;
+  /** Minor units of `currency`. */
   amount: number;
   currency: string;
   status: PaymentStatus;
-  stripeId: string | null;
+  /** How many changes have been recorded since the payment was started. */
+  version: number;
+  /** The provider's charge, once there is one. */
+  chargeId: string | null;
   failureReason: string | null;
-  idempotencyKey: string | null;
+  /** The card token, kept only while the payment is pending so that its charge can be asked for again. */
+  source: string | null;
+  /** Identifies the request that started the payment (an Idempotency-Key), so that its retry can resume it. */
+  requestKey: string | null;
+  /** While pending: from when the reconciler may settle it. */
+  dueAt: Date | null;
   history: HistoryEntry[];
   createdAt: Date;
   updatedAt: Date;
 }
 
-export interface NewPayment {
+/** Something that happened to a payment, in the domain's words; events/publications.ts puts it on the wire. */
+export interface PaymentEvent {
+  /** Derived from the change, so that every copy of it carries the same id. */
+  id: string;
+  kind: 'succeeded' | 'failed';
+}
+
+/** One step of a payment's life: what a transition decided, recorded once under (paymentId, version). */
+export interface Change {
+  paymentId: string;
+  /** The version this change creates: the payment's version + 1. */
+  version: number;
+  at: Date;
+  status: PaymentStatus;
+  chargeId?: string;
+  failureReason?: string;
+  events: PaymentEvent[];
+}
+
+export function start(input: {
+  id: string;
   orderId: string;
   userId: string;
   amount: number;
   currency: string;
   source: string;
-  idempotencyKey: string | null;
-}
-
-export interface Order {
-  id: string;
-  version: number;
-  status: string;
-  userId: string;
-  amount: number;
-  currency: string;
-}
-
-/** Everything the domain needs from storage; db/ implements it. */
-export interface OrderStore {
-  findById(id: string): Promise<Order | null>;
-  insert(order: Order): Promise<'inserted' | 'duplicate'>;
-  /** Applies the cancellation only when the stored version is `version - 1`. */
-  cancel(id: string, version: number): Promise<boolean>;
-}
-
-export interface Settlement {
-  from: PaymentStatus;
-  to: PaymentStatus;
+  requestKey: string | null;
   at: Date;
-  reason?: string;
-  stripeId?: string;
-  failureReason?: string;
-  /** Lets the order be paid again (a failed payment). */
-  releaseOrder?: boolean;
-  event: OutboxEvent;
+  dueAt: Date;
+}): Payment {
+  const { at, ...fields } = input;
+  return {
+    ...fields,
+    status: 'pending',
+    version: 0,
+    chargeId: null,
+    failureReason: null,
+    history: [{ status: 'pending', at }],
+    createdAt: at,
+    updatedAt: at,
+  };
 }
 
-export interface PaymentStore {
-  /**
-   * Records a pending payment that holds its order, in one insert that a unique
-   * index makes atomic; null when another pending or succeeded payment holds the order.
-   */
-  insertPending(payment: NewPayment, at: Date, leaseUntil: Date): Promise<(Payment & { source: string }) | null>;
-  findById(id: string): Promise<Payment | null>;
-  /** Atomic: applies the transition and queues its event only if the status is still `from`. */
-  settle(id: string, change: Settlement): Promise<Payment | null>;
-  /** Leases one payment left pending past its lease; a unique insert makes the lease exclusive across replicas. */
-  leaseStale(now: Date, leaseUntil: Date): Promise<(Payment & { source: string }) | null>;
+function change(p: Payment, to: PaymentStatus, at: Date, fields: Pick<Change, 'chargeId' | 'failureReason'>): Change {
+  if (!canTransition(p.status, to)) {
+    throw new ConflictError(`A ${p.status} payment cannot become ${to}`, 'illegal_transition');
+  }
+  const version = p.version + 1;
+  const kind = to === 'succeeded' ? 'succeeded' : 'failed';
+  return { paymentId: p.id, version, at, status: to, ...fields, events: [{ id: eventId(p.id, version, 0), kind }] };
 }
 
-export interface ChargeRequest {
-  amount: number;
-  currency: string;
-  source: string;
-  idempotencyKey: string;
-  description: string;
-  metadata: Record<string, string>;
+/** The provider charged the card. */
+export function succeed(p: Payment, chargeId: string, at: Date): Change {
+  return change(p, 'succeeded', at, { chargeId });
+}
+
+/** The provider refused the charge, or it was never made; the order may be paid again. */
+export function fail(p: Payment, reason: string, at: Date): Change {
+  return change(p, 'failed', at, { failureReason: reason });
+}
+
+/** The payment after a change: what the projection stores and what the next transition starts from. */
+export function apply(p: Payment, c: Change): Payment {
+  const settled = c.status !== 'pending';
+  return {
+    ...p,
+    status: c.status,
+    version: c.version,
+    chargeId: c.chargeId ?? p.chargeId,
+    failureReason: c.failureReason ?? p.failureReason,
+    source: settled ? null : p.source,
+    dueAt: settled ? null : p.dueAt,
+    history: [...p.history, { status: c.status, at: c.at, ...(c.failureReason ? { reason: c.failureReason } : {}) }],
+    updatedAt: c.at,
+  };
 }
 
 /**
- * The payment provider port. `charge` resolves with the provider's charge id,
- * or throws DeclinedError, InvalidInputError (token rejected) or
- * UpstreamUnavailableError (outcome unknown: retry under the same key).
+ * The payment for an order's n-th attempt has a fixed id, so that starting it is
+ * the claim on the order: two requests for one order collide on one insert.
+ * It is shaped as an ObjectId because the ticketing contract says payment ids are.
  */
-export interface PaymentProvider {
-  charge(request: ChargeRequest): Promise<{ chargeId: string }>;
-  /**
-   * Finds the charge made for a payment (by its metadata), for payments older
-   * than the provider keeps idempotency keys; null when none was made.
-   */
-  findCharge(paymentId: string): Promise<FoundCharge | null>;
+export function paymentIdFor(orderId: string, attempt: number): string {
+  return createHash('sha256').update(`payment:${orderId}:${attempt}`).digest('hex').slice(0, 24);
 }
 
-export interface FoundCharge {
-  chargeId: string;
-  status: 'succeeded' | 'failed' | 'pending';
-  failureReason?: string;
-}
-
-export interface Clock {
-  now(): Date;
+/** One id per change and event, UUID-shaped: a change recorded twice still yields one event id. */
+export function eventId(paymentId: string, version: number, index: number): string {
+  const h = createHash('sha256').update(`${paymentId}:${version}:${index}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

@@ -1,20 +1,34 @@
 import type { Subject } from './subjects';
 
-/** A message as a listener sees it; `ack: true` from the handler settles it. */
-export interface BusMessage {
+/** A message as a listener sees it, whatever the transport. */
+export interface InboundMessage {
   subject: string;
   data: string;
-  sequence: number;
-  redelivered: boolean;
+  /** Where the message sits on its bus (subject and sequence): the same for every redelivery. */
+  ref: string;
+  /** 1 the first time, then one more for every redelivery. */
+  deliveries: number;
+  publishedAt: Date;
 }
 
-/** Resolves true to ack; false leaves the message to be redelivered after the ack wait. */
-export type MessageHandler = (msg: BusMessage) => Promise<boolean>;
+/** What a handler decides: settle the message, have it again later, or give up on it (it was parked). */
+export type Verdict = 'ack' | 'retry' | 'park';
 
-/** The event bus port: NATS Streaming in production and tests (events/nats-bus.ts). */
+export type MessageHandler = (msg: InboundMessage) => Promise<Verdict>;
+
+export interface OutboundMessage {
+  subject: Subject;
+  /** The event id: transports that can drop duplicates by it do. */
+  id: string;
+  /** The order or request the message is about: a partition key where the transport has one. */
+  key: string;
+  data: unknown;
+}
+
+/** The event bus port: NATS Streaming today (events/stan-bus.ts). */
 export interface Bus {
-  /** Resolves once the server has stored the message. */
-  publish(subject: Subject, data: unknown): Promise<void>;
+  /** Resolves only once the server has stored the message. */
+  publish(message: OutboundMessage): Promise<void>;
   subscribe(subject: Subject, handler: MessageHandler): void;
   isConnected(): boolean;
   /** Stops taking messages, waits for those in flight, then closes. */

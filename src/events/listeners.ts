@@ -1,60 +1,111 @@
-import type { ZodType } from 'zod';
+import type { ZodType } from 'zod/v4';
+import type { DeadLetterStore } from '../db/dead-letters';
 import { InvalidInputError, OutOfOrderError } from '../domain/errors';
-import type { Orders } from '../domain/orders';
+import type { OrderEvents } from '../domain/orders';
+import type { Clock } from '../domain/ports';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import type { Bus, BusMessage } from './bus';
+import type { Bus, InboundMessage, Verdict } from './bus';
 import { orderCancelledSchema, orderCreatedSchema, Subjects, type Subject } from './subjects';
 
+// The events door's table, beside http/errors.ts: what a handler's error means for its message.
+// Anything else (the database away, a bug) is retried too, within the same bounds.
+const VERDICT_BY_CATEGORY: [abstract new (...args: never[]) => Error, Verdict][] = [
+  [InvalidInputError, 'park'], // the message can never be processed as it is
+  [OutOfOrderError, 'retry'], // what it follows has not arrived yet
+];
+
+export interface DeliveryLimits {
+  /** Deliveries after which a message still retried is parked. */
+  maxDeliveries: number;
+  /** Age after which a message still retried is parked. */
+  maxAgeMs: number;
+}
+
+export interface ListenerDeps {
+  bus: Bus;
+  orders: OrderEvents;
+  deadLetters: DeadLetterStore;
+  limits: DeliveryLimits;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}
+
+function parse<T>(schema: ZodType<T>, data: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw new InvalidInputError('not JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidInputError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
 /**
- * Parses a message against its contract schema and runs the handler. A payload
- * that can never be valid is logged and acked, so it cannot loop forever; an
- * early (out-of-order) event and any other failure are left for redelivery.
+ * Runs every message of a subject through parse, the domain, and the verdict
+ * table. A message is never redelivered for ever: past the delivery limits, and
+ * at once when it can never be processed, it is parked in the dead letters and
+ * acked.
  */
-function listen<T>(
-  bus: Bus,
-  subject: Subject,
-  schema: ZodType<T>,
-  handle: (data: T) => Promise<string>,
-  log: Logger,
-  metrics: Metrics,
-) {
-  bus.subscribe(subject, async (msg: BusMessage) => {
-    const done = (outcome: string, ack: boolean) => {
-      metrics.eventsConsumed.inc({ subject, outcome });
-      return ack;
-    };
-    let json: unknown;
+function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, handle: (data: T) => Promise<string>) {
+  const { log, metrics } = deps;
+  const count = (outcome: string) => metrics.eventsConsumed.inc({ subject, outcome });
+
+  async function park(msg: InboundMessage, reason: string): Promise<Verdict> {
+    const { ref, data, deliveries, publishedAt } = msg;
+    await deps.deadLetters.park({
+      id: ref,
+      subject,
+      payload: data,
+      reason,
+      deliveries,
+      publishedAt,
+      parkedAt: deps.clock.now(),
+    });
+    return 'park';
+  }
+
+  deps.bus.subscribe(subject, async (msg) => {
+    const where = { subject, ref: msg.ref, deliveries: msg.deliveries };
+    let verdict: Verdict;
+    let reason: string;
+    let outcome: string;
     try {
-      json = JSON.parse(msg.data);
-    } catch {
-      log.error({ subject, sequence: msg.sequence }, 'dropping event that is not JSON');
-      return done('invalid', true);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      log.error({ subject, sequence: msg.sequence, issues: parsed.error.issues }, 'dropping invalid event');
-      return done('invalid', true);
-    }
-    try {
-      const outcome = await handle(parsed.data);
-      log.info({ subject, sequence: msg.sequence, outcome }, 'event handled');
-      return done(outcome, true);
+      const handled = await handle(parse(schema, msg.data));
+      log.info({ ...where, outcome: handled }, 'event handled');
+      count(handled);
+      return 'ack';
     } catch (err) {
-      if (err instanceof InvalidInputError) {
-        log.error({ subject, sequence: msg.sequence, err }, 'dropping event the domain refuses');
-        return done('invalid', true);
+      verdict = VERDICT_BY_CATEGORY.find(([category]) => err instanceof category)?.[1] ?? 'retry';
+      reason = err instanceof Error ? err.message : String(err);
+      if (verdict === 'park') {
+        log.warn({ ...where, reason }, 'parking an event that can never be processed');
+        count('invalid');
+        return park(msg, reason);
       }
-      if (err instanceof OutOfOrderError) {
-        log.info({ subject, sequence: msg.sequence, reason: err.message }, 'event early; awaiting redelivery');
-        return done('early', false);
-      }
-      throw err;
+      outcome = err instanceof OutOfOrderError ? 'early' : 'error';
+      if (outcome === 'error') log.error({ ...where, err }, 'event handler failed; will retry');
     }
+    const age = deps.clock.now().getTime() - msg.publishedAt.getTime();
+    if (msg.deliveries >= deps.limits.maxDeliveries || age >= deps.limits.maxAgeMs) {
+      log.warn({ ...where, reason, ageMs: age }, 'parking an event retried past its limits');
+      count('parked');
+      return park(msg, `${reason} (after ${msg.deliveries} deliveries over ${Math.round(age / 1000)} s)`);
+    }
+    log.info({ ...where, reason }, 'event not handled yet; it will come again');
+    count(outcome);
+    return verdict;
   });
 }
 
-export function registerListeners(bus: Bus, orders: Orders, log: Logger, metrics: Metrics): void {
-  listen(bus, Subjects.OrderCreated, orderCreatedSchema, (e) => orders.created(e), log, metrics);
-  listen(bus, Subjects.OrderCancelled, orderCancelledSchema, (e) => orders.cancelled(e), log, metrics);
+export function registerListeners(deps: ListenerDeps, defaultCurrency: string): void {
+  listen(deps, Subjects.OrderCreated, orderCreatedSchema, (e) =>
+    deps.orders.created({ ...e, price: e.ticket.price, currency: e.currency ?? defaultCurrency }),
+  );
+  listen(deps, Subjects.OrderCancelled, orderCancelledSchema, (e) => deps.orders.cancelled(e));
 }

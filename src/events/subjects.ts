@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 /**
  * The event contract with the other ticketing services. Subjects and payload
@@ -13,48 +13,55 @@ export const Subjects = {
 export type Subject = (typeof Subjects)[keyof typeof Subjects];
 
 const objectId = z.string().regex(/^[0-9a-fA-F]{24}$/, 'must be an ObjectId');
+const currency = z.string().regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code');
 
-export const orderCreatedSchema = z.object({
+// Consumed payloads tolerate fields this service does not read: their senders may add some.
+export const orderCreatedSchema = z.looseObject({
   id: objectId,
   version: z.number().int().min(0),
   status: z.string().min(1),
   userId: z.string().min(1),
   expiresAt: z.string().optional(),
-  ticket: z.object({ id: z.string().min(1), price: z.number().finite().nonnegative() }),
-  currency: z
-    .string()
-    .regex(/^[A-Za-z]{3}$/)
-    .optional(),
+  ticket: z.looseObject({ id: z.string().min(1), price: z.number().nonnegative().describe('Major units: 19.99') }),
+  currency: currency.optional().describe('Defaults to PAYMENTS_CURRENCY'),
 });
 export type OrderCreatedEvent = z.infer<typeof orderCreatedSchema>;
 
-export const orderCancelledSchema = z.object({
+export const orderCancelledSchema = z.looseObject({
   id: objectId,
-  version: z.number().int().min(1),
-  ticket: z.object({ id: z.string().min(1) }).optional(),
+  // The ticketing orders service sends 0 when a user cancels: a cancel is applied whatever its version.
+  version: z.number().int().min(0),
+  ticket: z.looseObject({ id: z.string().min(1) }).optional(),
 });
 export type OrderCancelledEvent = z.infer<typeof orderCancelledSchema>;
 
-/** Every event we publish carries `eventId`, so consumers can drop duplicates. */
-export interface PaymentCreatedEvent {
-  eventId: string;
-  id: string;
-  orderId: string;
-  stripeId: string;
-  userId: string;
-  amount: number;
-  currency: string;
-}
+/** Every event we publish carries `eventId`, the same for every copy, so consumers can drop duplicates. */
+export const paymentCreatedSchema = z.object({
+  eventId: z.string(),
+  id: objectId,
+  orderId: objectId,
+  stripeId: z.string().describe("The provider's charge id"),
+  userId: z.string(),
+  amount: z.number().int().describe('Minor units'),
+  currency: z.string().regex(/^[a-z]{3}$/),
+});
+export type PaymentCreatedEvent = z.infer<typeof paymentCreatedSchema>;
 
-export interface PaymentFailedEvent {
-  eventId: string;
-  id: string;
-  orderId: string;
-  userId: string;
-  reason: string;
-}
+export const paymentFailedSchema = z.object({
+  eventId: z.string(),
+  id: objectId,
+  orderId: objectId,
+  userId: z.string(),
+  reason: z.string(),
+});
+export type PaymentFailedEvent = z.infer<typeof paymentFailedSchema>;
 
-export interface PublishedEvents {
-  [Subjects.PaymentCreated]: PaymentCreatedEvent;
-  [Subjects.PaymentFailed]: PaymentFailedEvent;
-}
+export const consumed = {
+  [Subjects.OrderCreated]: orderCreatedSchema,
+  [Subjects.OrderCancelled]: orderCancelledSchema,
+};
+
+export const published = {
+  [Subjects.PaymentCreated]: paymentCreatedSchema,
+  [Subjects.PaymentFailed]: paymentFailedSchema,
+};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { IdempotencyStore } from '../db/idempotency-store';
-import type { Clock } from '../domain/payment';
+import type { IdempotencyStore } from '../db/idempotency';
+import type { Clock } from '../domain/ports';
 import { ConflictError, IdempotencyMismatchError } from '../domain/errors';
 import { RequestError, toHttpResponse, type HttpResponse } from './errors';
 
@@ -34,13 +34,14 @@ function fingerprint(req: Request): string {
 export function idempotent(
   store: IdempotencyStore,
   clock: Clock,
-  handler: (req: Request) => Promise<HttpResponse>,
+  /** `requestKey` names the request (user, key and body) when it carries a key: a retry of it gets the same. */
+  handler: (req: Request, requestKey: string | null) => Promise<HttpResponse>,
 ): RequestHandler {
   return async (req, res) => {
     const send = ({ status, body }: HttpResponse) => res.status(status).json(body);
     const key = req.get('idempotency-key');
     if (key === undefined) {
-      send(await handler(req));
+      send(await handler(req, null));
       return;
     }
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
@@ -53,7 +54,8 @@ export function idempotent(
       ]);
     }
     const id = `${req.currentUser?.id ?? 'anonymous'}:${req.method}:${req.baseUrl}${req.path}:${key}`;
-    const begun = await store.begin(id, fingerprint(req), clock.now());
+    const hash = fingerprint(req);
+    const begun = await store.begin(id, hash, clock.now());
     if (begun.kind === 'mismatch') {
       throw new IdempotencyMismatchError('This Idempotency-Key was used with a different request');
     }
@@ -67,11 +69,11 @@ export function idempotent(
     }
     let result: HttpResponse;
     try {
-      result = await handler(req);
+      result = await handler(req, createHash('sha256').update(`${id}\n${hash}`).digest('hex'));
     } catch (err) {
       result = toHttpResponse(err, req.log);
     }
-    if (result.status >= 500) await store.release(id);
+    if (result.status >= 500) await store.release(id, clock.now());
     else await store.complete(id, result.status, result.body);
     send(result);
   };

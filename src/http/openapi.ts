@@ -1,6 +1,13 @@
 import type { OpenAPIV3 } from 'openapi-types';
-import { PAYMENT_STATUSES } from '../domain/payment-status';
-import { Subjects } from '../events/subjects';
+import { PAYMENT_STATUSES } from '../domain/payment';
+import { toJSONSchema, type ZodType } from 'zod/v4';
+import {
+  orderCancelledSchema,
+  orderCreatedSchema,
+  paymentCreatedSchema,
+  paymentFailedSchema,
+  Subjects,
+} from '../events/subjects';
 
 const ref = (kind: 'schemas' | 'responses' | 'headers' | 'parameters', name: string) => ({
   $ref: `#/components/${kind}/${name}`,
@@ -20,6 +27,12 @@ function errorResponse(description: string, replayable = false): OpenAPIV3.Respo
 
 const objectId = { type: 'string', pattern: '^[0-9a-fA-F]{24}$', example: '6650c3f2a1b2c3d4e5f60718' } as const;
 
+/** A payload schema of the event contract as JSON Schema, generated from the zod schema the service parses with. */
+function payload(schema: ZodType): Record<string, unknown> {
+  const { $schema: _, ...json } = toJSONSchema(schema, { target: 'draft-7' }) as Record<string, unknown>;
+  return json;
+}
+
 /**
  * Consumed and published NATS Streaming subjects, next to the HTTP API, since
  * OpenAPI 3.0 has no place for them. Payloads are JSON; src/events/subjects.ts is the source.
@@ -29,23 +42,7 @@ const events = {
     [Subjects.OrderCreated]: {
       description:
         'An order was placed. The payments service stores its owner, amount (converted to minor units) and currency.',
-      payload: {
-        type: 'object',
-        required: ['id', 'version', 'status', 'userId', 'ticket'],
-        properties: {
-          id: objectId,
-          version: { type: 'integer', minimum: 0 },
-          status: { type: 'string', minLength: 1 },
-          userId: { type: 'string', minLength: 1 },
-          expiresAt: { type: 'string' },
-          ticket: {
-            type: 'object',
-            required: ['id', 'price'],
-            properties: { id: { type: 'string', minLength: 1 }, price: { type: 'number', minimum: 0 } },
-          },
-          currency: { type: 'string', pattern: '^[A-Za-z]{3}$', description: 'Defaults to PAYMENTS_CURRENCY' },
-        },
-      },
+      payload: payload(orderCreatedSchema),
       example: {
         id: '6650c3f2a1b2c3d4e5f60718',
         version: 0,
@@ -56,35 +53,16 @@ const events = {
       },
     },
     [Subjects.OrderCancelled]: {
-      description: 'An order was cancelled; a later payment for it is refused with 400 order_cancelled.',
-      payload: {
-        type: 'object',
-        required: ['id', 'version'],
-        properties: {
-          id: objectId,
-          version: { type: 'integer', minimum: 1 },
-          ticket: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
-        },
-      },
+      description:
+        'An order was cancelled, whatever the version it carries; a later payment for it is refused with 400 order_cancelled.',
+      payload: payload(orderCancelledSchema),
       example: { id: '6650c3f2a1b2c3d4e5f60718', version: 1, ticket: { id: 'ticket-1' } },
     },
   },
   published: {
     [Subjects.PaymentCreated]: {
       description: 'A charge succeeded. Sent at least once (from an outbox); drop duplicates by eventId.',
-      payload: {
-        type: 'object',
-        required: ['eventId', 'id', 'orderId', 'stripeId', 'userId', 'amount', 'currency'],
-        properties: {
-          eventId: { type: 'string' },
-          id: objectId,
-          orderId: objectId,
-          stripeId: { type: 'string' },
-          userId: { type: 'string' },
-          amount: { type: 'integer', description: 'Minor units' },
-          currency: { type: 'string', pattern: '^[a-z]{3}$' },
-        },
-      },
+      payload: payload(paymentCreatedSchema),
       example: {
         eventId: '0b0f5b5e-3c1e-4c49-9a8e-2f7f0c6a1d11',
         id: '6650c3f2a1b2c3d4e5f60719',
@@ -97,17 +75,7 @@ const events = {
     },
     [Subjects.PaymentFailed]: {
       description: 'A charge was declined or refused. Sent at least once; drop duplicates by eventId.',
-      payload: {
-        type: 'object',
-        required: ['eventId', 'id', 'orderId', 'userId', 'reason'],
-        properties: {
-          eventId: { type: 'string' },
-          id: objectId,
-          orderId: objectId,
-          userId: { type: 'string' },
-          reason: { type: 'string' },
-        },
-      },
+      payload: payload(paymentFailedSchema),
       example: {
         eventId: '5c6d7e8f-1a2b-4c3d-8e9f-0a1b2c3d4e5f',
         id: '6650c3f2a1b2c3d4e5f60719',

@@ -1,19 +1,21 @@
 import express, { Router } from 'express';
 import { body } from 'express-validator';
-import type { IdempotencyStore } from '../db/idempotency-store';
+import type { IdempotencyStore } from '../db/idempotency';
 import { DomainError } from '../domain/errors';
-import type { Clock, Payment } from '../domain/payment';
-import type { Payments } from '../domain/payments';
+import type { Pay } from '../domain/pay';
+import type { Payment } from '../domain/payment';
+import type { Clock } from '../domain/ports';
 import type { Metrics } from '../metrics';
 import { requireAuth } from './auth';
 import { idempotent } from './idempotency';
 import { validate } from './validate';
 
+/** A payment as the API shows it: never its card token or the key of the request that made it. */
 export function presentPayment(p: Payment) {
   return {
     id: p.id,
     orderId: p.orderId,
-    stripeId: p.stripeId,
+    stripeId: p.chargeId,
     status: p.status,
     amount: p.amount,
     currency: p.currency,
@@ -22,7 +24,7 @@ export function presentPayment(p: Payment) {
 }
 
 export function paymentsRouter(deps: {
-  payments: Payments;
+  pay: Pay;
   idempotency: IdempotencyStore;
   clock: Clock;
   metrics: Metrics;
@@ -49,16 +51,10 @@ export function paymentsRouter(deps: {
         .isMongoId()
         .withMessage('orderId must be a valid id'),
     ]),
-    idempotent(deps.idempotency, deps.clock, async (req) => {
+    idempotent(deps.idempotency, deps.clock, async (req, requestKey) => {
       const { token, orderId } = req.body as { token: string; orderId: string };
-      const idempotencyKey = req.get('idempotency-key');
       try {
-        const payment = await deps.payments.pay({
-          userId: req.currentUser!.id,
-          orderId,
-          source: token,
-          ...(idempotencyKey ? { idempotencyKey } : {}),
-        });
+        const payment = await deps.pay({ userId: req.currentUser!.id, orderId, source: token, requestKey });
         deps.metrics.payments.inc({ outcome: 'succeeded' });
         req.log.info({ paymentId: payment.id, orderId, amount: payment.amount }, 'payment succeeded');
         return { status: 201, body: presentPayment(payment) };

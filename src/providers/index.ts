@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { PaymentProvider } from '../domain/payment';
+import type { PaymentProvider } from '../domain/ports';
 import { createSimulatorProvider } from './simulator';
 import { createStripeProvider } from './stripe';
 

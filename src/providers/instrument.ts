@@ -1,5 +1,5 @@
 import { DomainError } from '../domain/errors';
-import type { PaymentProvider } from '../domain/payment';
+import type { PaymentProvider } from '../domain/ports';
 import type { Metrics } from '../metrics';
 
 /** Times every provider call by outcome, whatever the provider. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeclinedError, InvalidInputError } from '../domain/errors';
-import type { PaymentProvider } from '../domain/payment';
+import type { PaymentProvider } from '../domain/ports';
 
 /**
  * A deterministic provider for demos without a Stripe account: `tok_visa`

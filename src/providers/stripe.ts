@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { DeclinedError, InvalidInputError, UpstreamUnavailableError } from '../domain/errors';
-import type { ChargeRequest, FoundCharge, PaymentProvider } from '../domain/payment';
+import type { ChargeRequest, FoundCharge, PaymentProvider } from '../domain/ports';
 
 export interface StripeOptions {
   key: string;

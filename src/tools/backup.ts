@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import mongoose from 'mongoose';
 import { connectDb } from '../db/connect';
-import type { Clock } from '../domain/payment';
+import type { Clock } from '../domain/ports';
 import { createLogger, type Logger } from '../log';
-import { loadBackupConfig } from './backup-config';
+import { loadToolConfig } from './tool-config';
 import { runTool, UsageError } from './cli';
 import {
   COLLECTIONS,
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
   if (values.keep !== undefined && !/^[1-9]\d*$/.test(values.keep)) {
     throw new UsageError(`--keep takes a whole number of at least 1, not "${values.keep}"`);
   }
-  const config = loadBackupConfig(process.env);
+  const config = loadToolConfig(process.env);
   await backup({
     uri: config.mongoUri,
     out: values.out,

@@ -4,17 +4,20 @@ import { readFile } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import mongoose from 'mongoose';
 import { z } from 'zod';
+import { COLLECTIONS, type CollectionName } from '../db/collections';
 
 export const { EJSON } = mongoose.mongo.BSON;
 export type Document = mongoose.mongo.Document;
 
 /**
- * Payments first: the collection the law asks for is read closest to the start
- * time. Orders after it: every payment's order is older than the payment and
- * orders are never deleted, so each dumped payment finds its order in the dump.
+ * Read in the order db/collections.ts gives. Payments first: the collection the
+ * law asks for is read closest to the start time. Their changes after them, so
+ * every change behind a dumped payment is in the dump. Orders after those: every
+ * payment's order is older than the payment and orders are never deleted. The
+ * outbox after the changes: every message of a dumped change that was not yet
+ * delivered when the outbox was read is in the dump, so a restore sends it.
  */
-export const COLLECTIONS = ['payments', 'orders', 'idempotency_keys'] as const;
-export type CollectionName = (typeof COLLECTIONS)[number];
+export { COLLECTIONS, type CollectionName } from '../db/collections';
 
 export const FORMAT = 'payments-backup/1';
 

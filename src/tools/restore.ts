@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { connectDb } from '../db/connect';
 import { createLogger, type Logger } from '../log';
-import { loadBackupConfig } from './backup-config';
+import { loadToolConfig } from './tool-config';
 import { runTool, UsageError } from './cli';
 import {
   DumpError,
@@ -124,7 +124,7 @@ const USAGE = 'usage: node dist/tools/restore.js --file PATH [--drop]   (reads M
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { file: { type: 'string' }, drop: { type: 'boolean' } } });
   if (!values.file) throw new UsageError('--file PATH is required');
-  const config = loadBackupConfig(process.env);
+  const config = loadToolConfig(process.env);
   await restore({
     uri: config.mongoUri,
     file: values.file,

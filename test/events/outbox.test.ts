@@ -1,4 +1,7 @@
+import mongoose, { Types } from 'mongoose';
 import request from 'supertest';
+import { createPaymentStore } from '../../src/db/payments';
+import { apply, paymentIdFor, start, succeed } from '../../src/domain/payment';
 import type { Service } from '../../src/service';
 import {
   busClient,
@@ -10,20 +13,28 @@ import {
   uniqueName,
   type BusClient,
 } from '../support/harness';
+import { storedMessages } from '../support/nats-monitor';
 import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
 
 let nats: NatsServer;
+let stripe: StripeProxy;
 let service: Service;
 
 beforeAll(async () => {
   nats = await startNatsStreaming({ fileStore: true });
-  ({ service } = await startTestService({ nats, db: uniqueName('outbox') }));
+  stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
+  ({ service } = await startTestService({ nats, db: uniqueName('outbox'), env: { STRIPE_API_BASE: stripe.url } }));
 });
 
 afterAll(async () => {
   await service.stop();
+  await stripe.close();
   await nats.stop();
 });
+
+const created = async (orderId: string) =>
+  ((await storedMessages(nats, 'payment:created')) as { orderId: string }[]).filter((e) => e.orderId === orderId);
 
 describe('the outbox', () => {
   test('with NATS Streaming stopped, payments succeed and their events go out once it is back', async () => {
@@ -43,8 +54,8 @@ describe('the outbox', () => {
       .set('Cookie', sessionCookie(user))
       .send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(201);
-    await service.relay.kick();
-    expect(await service.stores.payments.outboxBacklog()).toBe(1);
+    await service.outbox.flush();
+    expect(await service.outbox.backlog()).toBe(1);
 
     await nats.start();
     await eventually(async () => service.bus.isConnected(), 20000);
@@ -54,25 +65,58 @@ describe('the outbox', () => {
       expect(event?.data).toMatchObject({ id: res.body.id, orderId: order.id, stripeId: res.body.stripeId });
       expect(event?.data.eventId).toEqual(expect.any(String));
       expect((await request(service.app).get('/api/payments/health')).status).toBe(200);
-      await eventually(async () => (await service.stores.payments.outboxBacklog()) === 0);
+      await eventually(async () => (await service.outbox.backlog()) === 0);
+      expect(await created(order.id)).toHaveLength(1);
     } finally {
       await peer.close();
     }
   });
 
-  test('the event is written in the same document write as the state change', async () => {
+  test('a change whose writer died before queueing its event is finished by the next reader: event sent, nothing charged', async () => {
     const peer = await busClient(nats);
     const user = newUser();
     const order = await createOrder(peer, service, { userId: user.id });
     await peer.close();
-    const res = await request(service.app)
-      .post('/api/payments')
-      .set('Cookie', sessionCookie(user))
-      .send({ token: 'tok_visa', orderId: order.id });
-    const doc = await service.stores.payments.model.findById(res.body.id).lean();
-    expect(doc?.events).toEqual([
-      expect.objectContaining({ subject: 'payment:created', data: expect.objectContaining({ id: res.body.id }) }),
-    ]);
-    expect(doc?.history.map((h) => h.status)).toEqual(['pending', 'succeeded']);
+    // What a process that died right after recording the charge leaves: the payment as it started, and
+    // its change recorded, but no event queued and the payment's stored copy still pending.
+    const longAgo = new Date(Date.now() - 60_000);
+    const pending = start({
+      id: paymentIdFor(order.id, 0),
+      orderId: order.id,
+      userId: user.id,
+      amount: 2000,
+      currency: 'usd',
+      source: 'tok_visa',
+      requestKey: null,
+      at: longAgo,
+      dueAt: longAgo,
+    });
+    const change = succeed(pending, 'ch_recorded_before_the_crash', longAgo);
+    const conn = await mongoose
+      .createConnection(`${process.env.TEST_MONGO_URI}/${service.db.connection.name}`)
+      .asPromise();
+    try {
+      const dying = createPaymentStore(
+        conn,
+        { queue: () => Promise.reject(new Error('the process died here')) },
+        { now: () => new Date() },
+      );
+      expect(await dying.start(pending)).toBe(true);
+      await expect(dying.record(change, apply(pending, change))).rejects.toThrow('the process died here');
+    } finally {
+      await conn.close();
+    }
+    expect(await service.outbox.backlog()).toBe(0);
+    const charges = stripe.chargeAttempts().length;
+
+    await service.reconciler.runOnce();
+
+    const settled = await service.stores.payments.load(pending.id);
+    expect(settled).toMatchObject({ status: 'succeeded', version: 1, chargeId: 'ch_recorded_before_the_crash' });
+    const stored = await service.db.native.collection('payments').findOne({ _id: new Types.ObjectId(pending.id) });
+    expect(stored).toMatchObject({ status: 'succeeded', version: 1 });
+    await eventually(async () => (await created(order.id)).length === 1);
+    expect(await created(order.id)).toEqual([expect.objectContaining({ eventId: change.events[0]?.id })]);
+    expect(stripe.chargeAttempts().length).toBe(charges);
   });
 });

@@ -1,4 +1,4 @@
-import { connectBus } from '../../src/events/nats-bus';
+import { connectBus } from '../../src/events/stan-bus';
 import { createLogger } from '../../src/log';
 import { eventually, uniqueName } from '../support/harness';
 import { startNatsStreaming, type NatsServer } from '../support/servers';
@@ -26,7 +26,12 @@ describe('publishing to NATS Streaming', () => {
     // A steady stream, as the outbox sends under load, so that the server dies between messages.
     const sending = (async () => {
       for (let n = 0; n < 4000; n++) {
-        burst.push(bus.publish('payment:created', { n }).then(() => void acked.push(n)));
+        burst.push(
+          bus.publish({ subject: 'payment:created', id: String(n), key: String(n), data: { n } }).then(
+            () => void acked.push(n),
+            () => undefined,
+          ),
+        );
         if (n % 20 === 0) await new Promise((r) => setTimeout(r, 1));
       }
     })();

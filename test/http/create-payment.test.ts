@@ -1,5 +1,15 @@
 import request from 'supertest';
-import { createOrder, eventually, newId, newUser, sessionCookie, signToken, useStack } from '../support/harness';
+import {
+  createOrder,
+  eventually,
+  newId,
+  newUser,
+  paymentsOf,
+  sessionCookie,
+  signToken,
+  useStack,
+} from '../support/harness';
+import { storedMessages } from '../support/nats-monitor';
 
 const stack = useStack({ name: 'create_payment', subjects: ['payment:created', 'payment:failed'] });
 
@@ -71,18 +81,18 @@ describe('POST /api/payments', () => {
     const order = await createOrder(stack.peer, stack.service, { userId: owner.id });
     const res = await post(sessionCookie(newUser())).send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(401);
-    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(0);
+    expect(await paymentsOf(stack.service, order.id)).toEqual([]);
   });
 
   test('refuses a cancelled order with 400 and charges nothing', async () => {
     const user = newUser();
     const order = await createOrder(stack.peer, stack.service, { userId: user.id });
     await stack.peer.publish('order:cancelled', { id: order.id, version: 1, ticket: { id: order.ticket.id } });
-    await eventually(async () => (await stack.service.stores.orders.findById(order.id))?.status === 'cancelled');
+    await eventually(async () => (await stack.service.stores.orders.get(order.id))?.status === 'cancelled');
     const res = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(400);
     expect(res.body.errors[0].code).toBe('order_cancelled');
-    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(0);
+    expect(await paymentsOf(stack.service, order.id)).toEqual([]);
   });
 
   test('charges the exact price in minor units, stores the payment and publishes payment:created', async () => {
@@ -93,13 +103,13 @@ describe('POST /api/payments', () => {
     expect(res.body).toMatchObject({ orderId: order.id, status: 'succeeded', amount: 1999, currency: 'usd' });
     expect(res.body.stripeId).toMatch(/^ch_/);
 
-    const stored = await stack.service.stores.payments.findById(res.body.id);
+    const stored = await stack.service.stores.payments.load(res.body.id);
     expect(stored).toMatchObject({
       orderId: order.id,
       userId: user.id,
       amount: 1999,
       currency: 'usd',
-      stripeId: res.body.stripeId,
+      chargeId: res.body.stripeId,
       status: 'succeeded',
     });
     expect(stored?.history.map((h) => h.status)).toEqual(['pending', 'succeeded']);
@@ -117,7 +127,10 @@ describe('POST /api/payments', () => {
     const second = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(second.status).toBe(409);
     expect(second.body.errors[0].code).toBe('order_already_paid');
-    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id })).toBe(1);
+    expect(await paymentsOf(stack.service, order.id)).toHaveLength(1);
+    await stack.service.outbox.flush();
+    const events = (await storedMessages(stack.nats, 'payment:created')) as { orderId: string }[];
+    expect(events.filter((e) => e.orderId === order.id)).toHaveLength(1);
   });
 
   test('answers 404 in the error shape for an unknown route', async () => {

@@ -43,7 +43,7 @@ describe('a full payment, as seen by an operator', () => {
   });
 
   test('metrics expose payments by outcome, provider latency, events and the outbox', async () => {
-    await stack.service.relay.kick();
+    await stack.service.outbox.flush();
     const res = await request(stack.service.app).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import Stripe from 'stripe';
-import { createOrder, newUser, sessionCookie, useStack } from '../support/harness';
+import { createOrder, newUser, paymentsOf, sessionCookie, useStack } from '../support/harness';
 
 // localstripe keeps charges and declines cards: pm_card_chargeCustomerFail is refused at charge time.
 const DECLINED = 'pm_card_chargeCustomerFail';
@@ -27,20 +27,19 @@ describe('declined cards', () => {
     expect(res.status).toBe(402);
     expect(res.body.errors[0]).toMatchObject({ code: 'card_declined' });
 
-    const [failed] = await stack.service.stores.payments.model.find({ orderId: order.id }).lean();
+    const [failed] = await paymentsOf(stack.service, order.id);
     expect(failed?.status).toBe('failed');
     expect(failed?.failureReason).toMatch(/declined/i);
     expect(failed?.history.map((h) => h.status)).toEqual(['pending', 'failed']);
 
     const [event] = await stack.peer.waitFor((e) => e.subject === 'payment:failed' && e.data.orderId === order.id);
-    expect(event?.data).toMatchObject({ id: String(failed?._id), userId: user.id, reason: failed?.failureReason });
+    expect(event?.data).toMatchObject({ id: failed?.id, userId: user.id, reason: failed?.failureReason });
     expect(event?.data.eventId).toEqual(expect.any(String));
 
     const retry = await pay(sessionCookie(user), order.id, GOOD);
     expect(retry.status).toBe(201);
-    expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id, status: 'succeeded' })).toBe(
-      1,
-    );
+    const payments = await paymentsOf(stack.service, order.id);
+    expect(payments.map((p) => p.status).sort()).toEqual(['failed', 'succeeded']);
   });
 });
 
@@ -68,23 +67,23 @@ describe('provider outages', () => {
     const res = await pay(sessionCookie(user), order.id, GOOD);
     expect(res.status).toBe(503);
     expect(res.body.errors[0].code).toBe('provider_unavailable');
-    const [pending] = await stack.service.stores.payments.model.find({ orderId: order.id }).lean();
+    const [pending] = await paymentsOf(stack.service, order.id);
     expect(pending?.status).toBe('pending');
 
     // Another try while the first is unsettled must not start a second charge.
     stack.stripe.failNext(0);
     expect((await pay(sessionCookie(user), order.id, GOOD)).status).toBe(409);
 
-    // Past its lease, the reconciler retries under the same idempotency key.
-    await stack.service.stores.payments.model.updateOne({ _id: pending?._id }, { $set: { leaseUntil: new Date(0) } });
+    // Past its dueAt, the reconciler asks again under the same idempotency key.
+    await stack.service.stores.payments.postpone(pending!.id, new Date(0));
     await stack.service.reconciler.runOnce();
-    const settled = await stack.service.stores.payments.findById(String(pending?._id));
+    const settled = await stack.service.stores.payments.load(pending!.id);
     expect(settled?.status).toBe('succeeded');
     await stack.peer.waitFor((e) => e.subject === 'payment:created' && e.data.orderId === order.id);
     const keys = new Set(
       stack.stripe
         .chargeAttempts()
-        .filter((c) => c.body.includes(String(pending?._id)))
+        .filter((c) => c.body.includes(pending!.id))
         .map((c) => c.idempotencyKey),
     );
     expect(keys.size).toBe(1);
@@ -98,9 +97,7 @@ describe('provider outages', () => {
       const res = await pay(sessionCookie(user), order.id, GOOD);
       stack.stripe.failNext(0);
       expect(res.status).toBe(503);
-      expect(await stack.service.stores.payments.model.countDocuments({ orderId: order.id, status: 'succeeded' })).toBe(
-        0,
-      );
+      expect((await paymentsOf(stack.service, order.id)).map((p) => p.status)).toEqual(['pending']);
     }
   });
 });

@@ -1,7 +1,4 @@
-import mongoose from 'mongoose';
 import request from 'supertest';
-import { createOrderStore } from '../../src/db/order-store';
-import { createPaymentStore } from '../../src/db/payment-store';
 import {
   busClient,
   eventually,
@@ -15,8 +12,10 @@ import {
 import { spawnService } from '../support/process';
 import { startNatsStreaming, type NatsServer } from '../support/servers';
 import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
+import { readDb, type DbReader } from '../support/db-reader';
+import { storedMessages } from '../support/nats-monitor';
 
-let conn: mongoose.Connection;
+let reader: DbReader | undefined;
 let stripe: StripeProxy;
 
 beforeAll(async () => {
@@ -28,11 +27,11 @@ afterAll(async () => {
 });
 
 async function openDb(db: string) {
-  conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${db}`).asPromise();
-  return { orders: createOrderStore(conn), payments: createPaymentStore(conn) };
+  reader = await readDb(db);
+  return reader;
 }
 
-async function publishOrder(peer: BusClient, userId: string, stores: Awaited<ReturnType<typeof openDb>>) {
+async function publishOrder(peer: BusClient, userId: string, stores: DbReader) {
   const order = {
     id: newId(),
     version: 0,
@@ -42,7 +41,7 @@ async function publishOrder(peer: BusClient, userId: string, stores: Awaited<Ret
     ticket: { id: newId(), price: 25 },
   };
   await peer.publish('order:created', order);
-  await eventually(() => stores.orders.findById(order.id));
+  await eventually(() => stores.order(order.id));
   return order;
 }
 
@@ -57,7 +56,8 @@ describe('a service killed mid-payment', () => {
 
   afterEach(async () => {
     await peer?.close().catch(() => undefined);
-    await conn?.close();
+    await reader?.close();
+    reader = undefined;
     await nats?.stop();
   });
 
@@ -92,22 +92,23 @@ describe('a service killed mid-payment', () => {
     // The provider completes the charge the dead process asked for.
     release();
     await eventually(async () => stripe.chargesMade().length === made + 1);
-    const [pending] = await stores.payments.model.find({ orderId: order.id }).lean();
+    const [pending] = await stores.payments(order.id);
     expect(pending?.status).toBe('pending');
 
     const second = await spawnService(env);
     try {
       await second.ready();
       const settled = await eventually(async () => {
-        const p = await stores.payments.findById(String(pending?._id));
+        const [p] = await stores.payments(order.id);
         return p?.status === 'succeeded' && p;
       }, 20000);
       const [event] = await peer.waitFor((e) => e.data.orderId === order.id);
-      expect(event?.data).toMatchObject({ id: settled.id, stripeId: settled.stripeId });
+      expect(event?.data).toMatchObject({ id: String(settled._id), stripeId: settled.chargeId });
       expect(stripe.chargesMade().length).toBe(made + 1);
-      expect(await stores.payments.model.countDocuments({ orderId: order.id })).toBe(1);
-      await eventually(async () => (await stores.payments.outboxBacklog()) === 0);
-      expect(peer.received.filter((e) => e.data.orderId === order.id)).toHaveLength(1);
+      expect(await stores.payments(order.id)).toHaveLength(1);
+      await eventually(async () => (await stores.backlog()) === 0);
+      const stored = (await storedMessages(nats, 'payment:created')) as { orderId: string }[];
+      expect(stored.filter((e) => e.orderId === order.id)).toHaveLength(1);
     } finally {
       await second.kill('SIGTERM');
     }
@@ -182,7 +183,7 @@ describe('a service killed mid-payment', () => {
       .set('Cookie', sessionCookie(user))
       .send({ token: 'pm_card_visa', orderId: order.id });
     expect(res.status).toBe(201);
-    expect(await stores.payments.outboxBacklog()).toBe(1);
+    expect(await stores.backlog()).toBe(1);
     await first.kill('SIGKILL');
 
     await nats.start();
@@ -193,8 +194,9 @@ describe('a service killed mid-payment', () => {
       const [event] = await peer.waitFor((e) => e.data.orderId === order.id, 1, 30000);
       expect(event?.data).toMatchObject({ id: res.body.id, stripeId: res.body.stripeId });
       expect(event?.data.eventId).toEqual(expect.any(String));
-      await eventually(async () => (await stores.payments.outboxBacklog()) === 0);
-      expect(peer.received.filter((e) => e.data.orderId === order.id)).toHaveLength(1);
+      await eventually(async () => (await stores.backlog()) === 0);
+      const stored = (await storedMessages(nats, 'payment:created')) as { orderId: string }[];
+      expect(stored.filter((e) => e.orderId === order.id)).toHaveLength(1);
     } finally {
       await second.kill('SIGTERM');
     }

@@ -1,9 +1,8 @@
-import mongoose from 'mongoose';
 import request from 'supertest';
-import { createOrderStore } from '../../src/db/order-store';
 import { busClient, eventually, newId, newUser, sessionCookie, testEnv, uniqueName } from '../support/harness';
 import { freePort, startNatsStreaming, type NatsServer } from '../support/servers';
 import { startStripeProxy } from '../support/stripe-proxy';
+import { readDb } from '../support/db-reader';
 import { spawnService } from '../support/process';
 
 let nats: NatsServer;
@@ -55,7 +54,7 @@ describe('the service process', () => {
     const stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
     const peer = await busClient(nats, ['payment:created']);
     const db = uniqueName('sigterm');
-    const conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${db}`).asPromise();
+    const reader = await readDb(db);
     const proc = await spawnService(testEnv(nats, db, { LOG_LEVEL: 'info', STRIPE_API_BASE: stripe.url }));
     try {
       await proc.ready();
@@ -69,7 +68,7 @@ describe('the service process', () => {
         expiresAt: new Date().toISOString(),
         ticket: { id: newId(), price: 5 },
       });
-      await eventually(() => createOrderStore(conn).findById(orderId));
+      await eventually(() => reader.order(orderId));
 
       const release = stripe.hold();
       const inFlight = request(proc.url)
@@ -89,7 +88,7 @@ describe('the service process', () => {
       await peer.waitFor((e) => e.data.orderId === orderId);
     } finally {
       await proc.kill('SIGKILL');
-      await conn.close();
+      await reader.close();
       await peer.close();
       await stripe.close();
     }

@@ -3,7 +3,8 @@ import { Types } from 'mongoose';
 import nats, { type Stan } from 'node-nats-streaming';
 import jwt from 'jsonwebtoken';
 import { loadConfig, type Config } from '../../src/config';
-import type { Clock, PaymentProvider } from '../../src/domain/payment';
+import { paymentIdFor, start, type Payment } from '../../src/domain/payment';
+import type { Clock, PaymentProvider } from '../../src/domain/ports';
 import type { Subject } from '../../src/events/subjects';
 import type { Logger } from '../../src/log';
 import { startService, type Service } from '../../src/service';
@@ -139,6 +140,40 @@ export async function busClient(server: NatsServer, subjects: Subject[] = []) {
 }
 export type BusClient = Awaited<ReturnType<typeof busClient>>;
 
+/** The payments made for an order, as they stand (a test's question: the service never asks it). */
+export async function paymentsOf(service: Service, orderId: string): Promise<Payment[]> {
+  const docs = await service.db.native
+    .collection('payments')
+    .find({ orderId: new Types.ObjectId(orderId) })
+    .toArray();
+  const found = await Promise.all(docs.map((d) => service.stores.payments.load(String(d._id))));
+  return found.filter((p): p is Payment => p !== null);
+}
+
+/**
+ * A payment as a process that died before charging leaves it: started (pending,
+ * holding the order's first attempt) at `at`, due for the reconciler since then.
+ */
+export async function leftPending(
+  service: Service,
+  fields: { orderId: string; userId: string; amount: number; source?: string; at?: Date },
+): Promise<Payment> {
+  const at = fields.at ?? new Date(Date.now() - 60_000);
+  const payment = start({
+    id: paymentIdFor(fields.orderId, 0),
+    orderId: fields.orderId,
+    userId: fields.userId,
+    amount: fields.amount,
+    currency: 'usd',
+    source: fields.source ?? 'tok_visa',
+    requestKey: null,
+    at,
+    dueAt: at,
+  });
+  if (!(await service.stores.payments.start(payment))) throw new Error('the order was already held');
+  return payment;
+}
+
 /** Polls until `probe` returns a value: for effects of an event, which has no reply to await. */
 export async function eventually<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 10000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -166,7 +201,7 @@ export async function createOrder(
     ...(fields.currency ? { currency: fields.currency } : {}),
   };
   await client.publish('order:created', order);
-  await eventually(() => service.stores.orders.findById(order.id));
+  await eventually(() => service.stores.orders.get(order.id));
   return order;
 }
 

@@ -5,12 +5,25 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import mongoose, { Types } from 'mongoose';
 import { connectDb, type Db } from '../../src/db/connect';
-import { createIdempotencyStore } from '../../src/db/idempotency-store';
-import { createOrderStore } from '../../src/db/order-store';
-import { createPaymentStore } from '../../src/db/payment-store';
+import { createDeadLetterStore } from '../../src/db/dead-letters';
+import { createIdempotencyStore } from '../../src/db/idempotency';
+import { createOrderStore } from '../../src/db/orders';
+import { createOutboxStore } from '../../src/db/outbox';
+import { createPaymentStore } from '../../src/db/payments';
+import {
+  apply,
+  fail,
+  paymentIdFor,
+  start,
+  succeed,
+  type Change,
+  type Payment,
+  type PaymentEvent,
+} from '../../src/domain/payment';
+import { messagesFor } from '../../src/events/publications';
 import { createLogger } from '../../src/log';
 import { backup } from '../../src/tools/backup';
-import { loadBackupConfig } from '../../src/tools/backup-config';
+import { loadToolConfig } from '../../src/tools/tool-config';
 import { COLLECTIONS, EJSON, manifestPathOf, readManifest, sha256File } from '../../src/tools/dump-file';
 import { restore } from '../../src/tools/restore';
 import { newId, uniqueName } from '../support/harness';
@@ -56,79 +69,73 @@ async function snapshot(native: mongoose.mongo.Db) {
 
 /** What the service itself writes, through its own stores, plus one document with the rarer number types. */
 async function fill(conn: mongoose.Connection) {
-  const orders = createOrderStore(conn);
-  const payments = createPaymentStore(conn);
-  const keys = createIdempotencyStore(conn, { ttlMs: 86_400_000, lockMs: 30_000 });
-  await Promise.all([orders.model.init(), payments.model.init(), keys.model.init()]);
-
   const at = new Date('2026-11-23T09:59:58.123Z');
   const later = new Date(at.getTime() + 1500);
+  const outbox = createOutboxStore(conn);
+  // No dispatcher runs here: every event stays in the outbox, as when the bus is away.
+  const queue = async (p: Payment, events: PaymentEvent[]) => {
+    await outbox.add(
+      messagesFor(p, events).map((m) => ({ ...m, attempts: 0, createdAt: later, nextAttemptAt: later })),
+    );
+    return () => undefined;
+  };
+  const payments = createPaymentStore(conn, { queue }, { now: () => later });
+  const orders = createOrderStore(conn);
+  const keys = createIdempotencyStore(conn, { ttlMs: 86_400_000, lockMs: 30_000 });
+  const deadLetters = createDeadLetterStore(conn);
+  await Promise.all([outbox, payments, orders, keys, deadLetters].map((s) => s.init()));
+
   const userId = newId();
   const orderIds = [newId(), newId(), newId(), newId()];
   for (const [i, id] of orderIds.entries()) {
-    await orders.insert({ id, version: i, status: 'created', userId, amount: 2000 + i * 1999, currency: 'usd' });
+    await orders.add({
+      id,
+      version: i,
+      status: 'created',
+      userId,
+      amount: 2000 + i * 1999,
+      currency: 'usd',
+      attempt: 0,
+    });
   }
   await orders.cancel(orderIds[3] as string, 4);
 
-  const charge = async (orderId: string, amount: number, key: string | null) => {
-    const p = await payments.insertPending(
-      { orderId, userId, amount, currency: 'usd', source: 'tok_visa', idempotencyKey: key },
+  const begin = async (orderId: string, amount: number, requestKey: string | null) => {
+    const p = start({
+      id: paymentIdFor(orderId, 0),
+      orderId,
+      userId,
+      amount,
+      currency: 'usd',
+      source: 'tok_visa',
+      requestKey,
       at,
-      later,
-    );
-    if (!p) throw new Error(`order ${orderId} already has a payment`);
+      dueAt: later,
+    });
+    if (!(await payments.start(p))) throw new Error(`order ${orderId} already has a payment`);
     return p;
   };
-  const paid = await charge(orderIds[0] as string, 2000, 'key-paid');
-  const declined = await charge(orderIds[1] as string, 3999, null);
-  await charge(orderIds[2] as string, 5998, null);
-
-  const createdEvent = newId();
-  await payments.settle(paid.id, {
-    from: 'pending',
-    to: 'succeeded',
-    at: later,
-    stripeId: 'ch_3Nabc123',
-    event: {
-      id: createdEvent,
-      subject: 'payment:created',
-      at: later,
-      data: {
-        eventId: createdEvent,
-        id: paid.id,
-        orderId: paid.orderId,
-        stripeId: 'ch_3Nabc123',
-        userId,
-        amount: 2000,
-        currency: 'usd',
-      },
-    },
-  });
-  await payments.markPublished(paid.id, createdEvent);
-  const failedEvent = newId();
-  await payments.settle(declined.id, {
-    from: 'pending',
-    to: 'failed',
-    at: later,
-    reason: 'card_declined',
-    failureReason: 'Your card was declined.',
-    event: {
-      id: failedEvent,
-      subject: 'payment:failed',
-      at: later,
-      data: {
-        eventId: failedEvent,
-        id: declined.id,
-        orderId: declined.orderId,
-        userId,
-        reason: 'Your card was declined.',
-      },
-    },
-  });
+  const settle = async (p: Payment, change: Change) => {
+    if (!(await payments.record(change, apply(p, change)))) throw new Error(`payment ${p.id} already changed`);
+  };
+  const paid = await begin(orderIds[0] as string, 2000, 'key-paid');
+  await settle(paid, succeed(paid, 'ch_3Nabc123', later));
+  const declined = await begin(orderIds[1] as string, 3999, null);
+  await settle(declined, fail(declined, 'Your card was declined.', later));
+  await begin(orderIds[2] as string, 5998, null);
 
   await keys.begin('key-paid', 'sha256-of-request', at);
   await keys.complete('key-paid', 201, { id: paid.id, status: 'succeeded', amount: 2000, history: [{ at: later }] });
   await keys.begin('key-in-flight', 'sha256-of-other', at);
+  await deadLetters.park({
+    id: 'order:cancelled#17',
+    subject: 'order:cancelled',
+    payload: '{"id":"6650c3f2a1b2c3d4e5f60718","version":1}',
+    reason: 'Order 6650c3f2a1b2c3d4e5f60718 not seen yet (after 20 deliveries over 95 s)',
+    deliveries: 20,
+    publishedAt: at,
+    parkedAt: later,
+  });
 
   await conn.collection('payments').insertOne({
     _id: new Types.ObjectId(),
@@ -138,7 +145,7 @@ async function fill(conn: mongoose.Connection) {
     attempts: new Int32(2),
     rate: 0.029,
     refunded: false,
-    stripeId: null,
+    chargeId: null,
     history: [
       { status: 'pending', at: new Date(0) },
       { status: 'succeeded', at },
@@ -162,7 +169,14 @@ describe('backup and restore of the payments collections', () => {
     const { file, manifest } = await backup({ uri: source.uri, out, log });
 
     expect(file).toMatch(/\/payments-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.jsonl\.gz$/);
-    expect(manifest.collections).toEqual({ payments: 4, orders: 4, idempotency_keys: 2 });
+    expect(manifest.collections).toEqual({
+      payments: 4,
+      payment_changes: 2,
+      orders: 4,
+      outbox: 2,
+      dead_letters: 1,
+      idempotency_keys: 2,
+    });
     expect(manifest.sha256).toBe((await sha256File(file)).sha256);
     expect(await readManifest(manifestPathOf(file))).toEqual(manifest);
     expect(readdirSync(out).sort()).toEqual([manifest.file, manifest.file.replace('.jsonl.gz', '.manifest.json')]);
@@ -280,11 +294,11 @@ function cli(tool: 'backup' | 'restore', args: string[], env: Record<string, str
 
 describe('the backup and restore commands', () => {
   test('take MONGO_URI or MONGO_URL and name every bad key at once', () => {
-    expect(loadBackupConfig({ MONGO_URL: 'mongodb://db:27017/payments' })).toEqual({
+    expect(loadToolConfig({ MONGO_URL: 'mongodb://db:27017/payments' })).toEqual({
       mongoUri: 'mongodb://db:27017/payments',
       logLevel: 'info',
     });
-    expect(() => loadBackupConfig({ MONGO_URI: 'db:27017', LOG_LEVEL: 'loud' })).toThrow(
+    expect(() => loadToolConfig({ MONGO_URI: 'db:27017', LOG_LEVEL: 'loud' })).toThrow(
       /MONGO_URI: must be a mongodb:\/\/ or mongodb\+srv:\/\/ URI\n {2}LOG_LEVEL: /,
     );
   });
@@ -308,7 +322,7 @@ describe('the backup and restore commands', () => {
     const noUri = await cli('backup', ['--out', out], env({ LOG_LEVEL: 'loud' }));
     expect(noUri.code).toBe(1);
     expect(noUri.stderr).toContain('MONGO_URI: is required (or MONGO_URL)');
-    expect(noUri.stderr).toContain('LOG_LEVEL: Invalid enum value');
+    expect(noUri.stderr).toContain('LOG_LEVEL: Invalid option');
 
     const badKeep = await cli('backup', ['--out', out, '--keep', '0'], env({ MONGO_URI: source.uri }));
     expect(badKeep.code).toBe(2);

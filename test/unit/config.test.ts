@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       provider: { kind: 'stripe' },
       reconcile: { intervalMs: 10000 },
       idempotencyTtlMs: 86_400_000,
+      events: { maxDeliveries: 20, maxAgeMs: 3_600_000 },
     });
   });
 

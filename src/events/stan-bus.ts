@@ -44,6 +44,8 @@ function connectOnce(cfg: NatsConfig): Promise<Stan> {
  */
 export async function connectBus(cfg: NatsConfig, log: Logger, bootTimeoutMs: number): Promise<Bus> {
   const handlers = new Map<Subject, MessageHandler>();
+  // Connections that have closed: an ack callback they make after that is not an ack.
+  const closed = new WeakSet<Stan>();
   let stan: Stan | null = null;
   let closing = false;
   let inFlight = 0;
@@ -65,11 +67,14 @@ export async function connectBus(cfg: NatsConfig, log: Logger, bootTimeoutMs: nu
       handler({
         subject,
         data: typeof data === 'string' ? data : data.toString('utf8'),
-        sequence: msg.getSequence(),
-        redelivered: msg.isRedelivered(),
+        ref: `${subject}#${msg.getSequence()}`,
+        // The client has it, its typings do not.
+        deliveries: (msg as unknown as { getRedeliveryCount(): number }).getRedeliveryCount() + 1,
+        publishedAt: msg.getTimestamp(),
       })
-        .then((ack) => {
-          if (ack) msg.ack();
+        .then((verdict) => {
+          // No negative ack here: a message to retry comes back after the ack wait.
+          if (verdict !== 'retry') msg.ack();
         })
         .catch((err: unknown) => log.error({ err, subject }, 'message handler failed; left for redelivery'))
         .finally(() => {
@@ -81,6 +86,7 @@ export async function connectBus(cfg: NatsConfig, log: Logger, bootTimeoutMs: nu
 
   function adopt(conn: Stan) {
     stan = conn;
+    conn.once('close', () => closed.add(conn));
     conn.on('error', (err: Error) => log.warn({ err }, 'NATS connection error'));
     conn.on('connection_lost', (err: Error) => log.warn({ err }, 'NATS Streaming connection lost'));
     conn.once('close', () => {
@@ -118,14 +124,29 @@ export async function connectBus(cfg: NatsConfig, log: Logger, bootTimeoutMs: nu
   log.info({ url: cfg.url, clientId: cfg.clientId }, 'connected to NATS Streaming');
 
   return {
-    publish(subject, data) {
+    publish({ subject, data }) {
       const conn = stan;
       if (!conn) return Promise.reject(new BusUnavailableError('NATS Streaming is not connected'));
       return new Promise((resolve, reject) => {
+        let settled = false;
+        const settle = (err?: Error) => {
+          if (settled) return;
+          settled = true;
+          if (err) reject(err);
+          else resolve();
+        };
         try {
-          conn.publish(subject, JSON.stringify(data), (err) => (err ? reject(err) : resolve()));
+          conn.publish(subject, JSON.stringify(data), (err) => {
+            if (err) return settle(typeof err === 'string' ? new Error(err) : err);
+            // node-nats-streaming 0.3.2 calls back every publish still awaiting its ack, without
+            // an error, when its connection closes, and emits 'close' right after in the same
+            // turn. Only a callback whose connection is still open by the end of that turn is an ack.
+            queueMicrotask(() =>
+              settle(closed.has(conn) ? new BusUnavailableError('the connection closed before the ack') : undefined),
+            );
+          });
         } catch (err) {
-          reject(err as Error);
+          settle(err as Error);
         }
       });
     },

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { insertOnce } from './connect';
+import { findById, insertOnce, updateById } from './writes';
 
 interface KeyDoc {
   _id: string;
@@ -29,53 +29,59 @@ export type BeginResult =
   | { kind: 'mismatch' }
   | { kind: 'in_flight' };
 
+/**
+ * Idempotency keys: the first request with a key runs, its answer is kept and
+ * replayed. A request that died leaves its key locked until `lockMs` has passed;
+ * then a retry runs the request again, which is safe because paying is itself
+ * idempotent (the retry resumes the payment its key started).
+ */
 export function createIdempotencyStore(conn: Connection, opts: { ttlMs: number; lockMs: number }) {
-  const Keys = conn.model<KeyDoc>('IdempotencyKey', keySchema);
+  const Model = conn.model<KeyDoc>('IdempotencyKey', keySchema);
+  const keys = conn.getClient().db(conn.name).collection('idempotency_keys');
+  const insert = insertOnce(keys);
+  const update = updateById(keys);
 
-  async function begin(id: string, requestHash: string, now: Date, attemptsLeft = 2): Promise<BeginResult> {
+  async function begin(id: string, requestHash: string, now: Date): Promise<BeginResult> {
     const lockedUntil = new Date(now.getTime() + opts.lockMs);
-    const started = await insertOnce(Keys, {
-      _id: id,
+    const fresh = {
       requestHash,
       state: 'in_flight',
       lockedUntil,
       expiresAt: new Date(now.getTime() + opts.ttlMs),
       response: null,
-    });
-    if (started) return { kind: 'started' };
-    const existing = await Keys.findById(id).lean<KeyDoc>();
-    if (!existing || existing.expiresAt <= now) {
-      if (existing) await Keys.deleteOne({ _id: id, expiresAt: existing.expiresAt });
-      if (attemptsLeft > 0) return begin(id, requestHash, now, attemptsLeft - 1);
-      return { kind: 'in_flight' };
+    };
+    if (await insert({ _id: id, ...fresh })) return { kind: 'started' };
+    const existing = await findById<KeyDoc>(keys, id);
+    // Swept between the two calls: one more try, as a new key.
+    if (!existing) return (await insert({ _id: id, ...fresh })) ? { kind: 'started' } : { kind: 'in_flight' };
+    // Past its lifetime, the key is free again.
+    if (existing.expiresAt <= now) {
+      await update(id, { $set: fresh });
+      return { kind: 'started' };
     }
     if (existing.requestHash !== requestHash) return { kind: 'mismatch' };
     if (existing.state === 'done' && existing.response) {
       return { kind: 'replay', status: existing.response.status, body: existing.response.body };
     }
     if (existing.lockedUntil > now) return { kind: 'in_flight' };
-    // The request that held it died; whoever moves the lock first takes over.
-    const taken = await Keys.updateOne(
-      { _id: id, state: 'in_flight', lockedUntil: existing.lockedUntil },
-      { $set: { lockedUntil } },
-    );
-    return taken.modifiedCount === 1 ? { kind: 'started' } : { kind: 'in_flight' };
+    await update(id, { $set: { lockedUntil } });
+    return { kind: 'started' };
   }
 
   return {
-    model: Keys,
+    init: async () => void (await Model.init()),
     begin,
     async complete(id: string, status: number, body: unknown): Promise<void> {
-      await Keys.updateOne({ _id: id }, { $set: { state: 'done', response: { status, body } } });
+      await update(id, { $set: { state: 'done', response: { status, body } } });
     },
-    /** Lets the client retry with the same key (the outcome was not final). */
-    async release(id: string): Promise<void> {
-      await Keys.deleteOne({ _id: id, state: 'in_flight' });
+    /** Lets the client retry with the same key at once (the outcome was not final). */
+    async release(id: string, now: Date): Promise<void> {
+      await update(id, { $set: { lockedUntil: now } });
     },
     async sweep(now: Date): Promise<number> {
-      const r = await Keys.deleteMany({ expiresAt: { $lte: now } });
-      return r.deletedCount;
+      return (await keys.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
     },
+    count: () => keys.countDocuments(),
   };
 }
 

@@ -1,0 +1,10 @@
+/** Every collection the service writes, and so everything a backup must hold for a restore to resume. */
+export const COLLECTIONS = [
+  'payments',
+  'payment_changes',
+  'orders',
+  'outbox',
+  'dead_letters',
+  'idempotency_keys',
+] as const;
+export type CollectionName = (typeof COLLECTIONS)[number];

@@ -1,0 +1,50 @@
+import { Schema, Types, type Connection } from 'mongoose';
+import type { Order, Orders } from '../domain/ports';
+import { findById, insertOnce, updateById } from './writes';
+
+interface OrderDoc extends Omit<Order, 'id'> {
+  _id: Types.ObjectId;
+}
+
+const orderSchema = new Schema<OrderDoc>(
+  {
+    _id: { type: Schema.Types.ObjectId, required: true },
+    // The version comes from the orders service's events, never from mongoose.
+    version: { type: Number, required: true },
+    status: { type: String, required: true },
+    userId: { type: String, required: true },
+    amount: { type: Number, required: true },
+    currency: { type: String, required: true },
+    attempt: { type: Number, default: 0 },
+  },
+  { collection: 'orders', versionKey: false },
+);
+
+/** The local copy of orders, addressed by _id alone. */
+export function createOrderStore(conn: Connection) {
+  const Model = conn.model<OrderDoc>('Order', orderSchema);
+  const orders = conn.getClient().db(conn.name).collection('orders');
+  const insert = insertOnce(orders);
+  const update = updateById(orders);
+
+  const store: Orders & { init(): Promise<void> } = {
+    init: async () => void (await Model.init()),
+    async get(id) {
+      if (!Types.ObjectId.isValid(id)) return null;
+      const d = await findById<OrderDoc>(orders, new Types.ObjectId(id));
+      if (!d) return null;
+      const { _id, ...rest } = d;
+      return { ...rest, id: _id.toHexString(), attempt: d.attempt ?? 0 };
+    },
+    add: ({ id, ...rest }) => insert({ ...rest, _id: new Types.ObjectId(id) }),
+    async cancel(id, version) {
+      await update(new Types.ObjectId(id), { $set: { status: 'cancelled' }, $max: { version } });
+    },
+    async skipTo(id, attempt) {
+      await update(new Types.ObjectId(id), { $max: { attempt } });
+    },
+  };
+  return store;
+}
+
+export type OrderStore = ReturnType<typeof createOrderStore>;

@@ -1,0 +1,176 @@
+import { Schema, Types, type Connection } from 'mongoose';
+import { apply, PAYMENT_STATUSES, type Change, type Payment, type PaymentEvent } from '../domain/payment';
+import type { Clock, Payments } from '../domain/ports';
+import { findById, insertOnce, updateById } from './writes';
+
+/** The payment as it stands: a projection of its changes, kept up to date by _id. */
+interface PaymentDoc extends Omit<Payment, 'id' | 'orderId'> {
+  _id: Types.ObjectId;
+  orderId: Types.ObjectId;
+}
+
+/** One change of a payment, inserted once under `<paymentId>:<version>`: the record that decides it. */
+interface ChangeDoc extends Omit<Change, 'paymentId'> {
+  _id: string;
+  paymentId: Types.ObjectId;
+}
+
+const history = new Schema({ status: String, at: Date, reason: String }, { _id: false });
+const paymentSchema = new Schema<PaymentDoc>(
+  {
+    orderId: { type: Schema.Types.ObjectId, required: true, index: true },
+    userId: { type: String, required: true, index: true },
+    amount: { type: Number, required: true },
+    currency: { type: String, required: true },
+    status: { type: String, enum: PAYMENT_STATUSES, required: true },
+    version: { type: Number, required: true },
+    chargeId: { type: String, default: null },
+    failureReason: { type: String, default: null },
+    source: { type: String, default: null },
+    requestKey: { type: String, default: null },
+    dueAt: { type: Date, default: null },
+    history: [history],
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { collection: 'payments', versionKey: false },
+);
+// The reconciler's question on MongoDB; FerretDB reads the collection to answer it (off the request path).
+paymentSchema.index({ status: 1, createdAt: 1 });
+
+const changeSchema = new Schema<ChangeDoc>(
+  {
+    _id: { type: String, required: true },
+    paymentId: { type: Schema.Types.ObjectId, required: true },
+    version: { type: Number, required: true },
+    at: { type: Date, required: true },
+    status: { type: String, enum: PAYMENT_STATUSES, required: true },
+    chargeId: String,
+    failureReason: String,
+    events: [new Schema({ id: String, kind: String }, { _id: false })],
+  },
+  { collection: 'payment_changes', versionKey: false },
+);
+
+const changeKey = (paymentId: string, version: number) => `${paymentId}:${version}`;
+
+// How long the writer of a change has to queue its events and update the projection.
+const WRITER_GRACE_MS = 5000;
+
+function toPayment(d: PaymentDoc): Payment {
+  const { _id, orderId, ...rest } = d;
+  return { ...rest, id: _id.toHexString(), orderId: orderId.toHexString() };
+}
+
+function toDoc(p: Payment): PaymentDoc {
+  const { id, orderId, ...rest } = p;
+  return { ...rest, _id: new Types.ObjectId(id), orderId: new Types.ObjectId(orderId) };
+}
+
+function toChange(d: ChangeDoc): Change {
+  const { _id, paymentId, ...rest } = d;
+  return { ...rest, paymentId: paymentId.toHexString() };
+}
+
+/** What a recorded change sets off: the outbox stores the messages its events become, and later sends them. */
+export interface Consequences {
+  queue(payment: Payment, events: PaymentEvent[]): Promise<() => void>;
+}
+
+/**
+ * The payments repository: a payment starts with one insert (its id is the claim
+ * on the order's attempt), and every later change is one insert keyed
+ * `<paymentId>:<version>`, then its events are queued for delivery, then the
+ * projection is brought up to date. A writer that stopped halfway is finished by
+ * the next one that loads the payment.
+ */
+export function createPaymentStore(conn: Connection, consequences: Consequences, clock: Clock) {
+  const Payments = conn.model<PaymentDoc>('Payment', paymentSchema);
+  const Changes = conn.model<ChangeDoc>('PaymentChange', changeSchema);
+  const payments = conn.getClient().db(conn.name).collection('payments');
+  const changes = conn.getClient().db(conn.name).collection('payment_changes');
+  const insertPayment = insertOnce(payments);
+  const insertChange = insertOnce(changes);
+  const updatePayment = updateById(payments);
+
+  // Everything but the fields a payment is born with, so that applying a version twice is harmless.
+  async function project(p: Payment): Promise<void> {
+    const { status, version, chargeId, failureReason, dueAt, history, updatedAt } = p;
+    const set = { status, version, chargeId, failureReason, dueAt, history, updatedAt };
+    await updatePayment(
+      new Types.ObjectId(p.id),
+      p.source === null ? { $set: set, $unset: { source: '' } } : { $set: set },
+    );
+  }
+
+  // Events are stored before the projection moves, and sent only after: a projection at a
+  // version means its events are stored, and a reader that sees the projection behind
+  // queues them again only while they are still stored (so the copy is dropped).
+  async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
+    const send = await consequences.queue(p, events);
+    await project(p);
+    send();
+  }
+
+  async function findChange(paymentId: string, version: number): Promise<Change | null> {
+    const d = await findById<ChangeDoc>(changes, changeKey(paymentId, version));
+    return d ? toChange(d) : null;
+  }
+
+  const store: Payments & {
+    models: { Payments: typeof Payments; Changes: typeof Changes };
+    init(): Promise<void>;
+    changes(paymentId: string): Promise<Change[]>;
+  } = {
+    models: { Payments, Changes },
+    async init() {
+      await Promise.all([Payments.init(), Changes.init()]);
+    },
+
+    start: (p) => insertPayment(toDoc(p)),
+
+    async record(change, after) {
+      const { paymentId, ...rest } = change;
+      const recorded = await insertChange({
+        ...rest,
+        _id: changeKey(paymentId, change.version),
+        paymentId: new Types.ObjectId(paymentId),
+      });
+      if (!recorded) return false;
+      await complete(after, change.events);
+      return true;
+    },
+
+    async load(id) {
+      if (!Types.ObjectId.isValid(id)) return null;
+      const d = await findById<PaymentDoc>(payments, new Types.ObjectId(id));
+      if (!d) return null;
+      let p = toPayment(d);
+      for (let next = await findChange(id, p.version + 1); next; next = await findChange(id, p.version + 1)) {
+        p = apply(p, next);
+        // A writer that has not finished in this time has stopped: finish for it. Sooner, it is
+        // most likely finishing now, and doing it too could send its events a second time.
+        if (clock.now().getTime() - next.at.getTime() > WRITER_GRACE_MS) await complete(p, next.events);
+      }
+      return p;
+    },
+
+    async pending(limit) {
+      const docs = await payments.find({ status: 'pending' }).sort({ createdAt: 1 }).limit(limit).toArray();
+      return (docs as unknown as PaymentDoc[]).map(toPayment);
+    },
+
+    async postpone(id, dueAt) {
+      await updatePayment(new Types.ObjectId(id), { $set: { dueAt } });
+    },
+
+    async changes(paymentId) {
+      const found: Change[] = [];
+      for (let v = 1, c = await findChange(paymentId, v); c; c = await findChange(paymentId, ++v)) found.push(c);
+      return found;
+    },
+  };
+  return store;
+}
+
+export type PaymentStore = ReturnType<typeof createPaymentStore>;

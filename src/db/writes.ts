@@ -1,0 +1,102 @@
+import mongoose from 'mongoose';
+
+export type Collection = mongoose.mongo.Collection<mongoose.mongo.Document>;
+type Filter = mongoose.mongo.Filter<mongoose.mongo.Document>;
+type Update = mongoose.mongo.UpdateFilter<mongoose.mongo.Document>;
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+// A command of 500 documents stays far below MongoDB's 16 MB message limit.
+const MAX_BATCH = 500;
+
+/**
+ * Group commit: writes that arrive while the previous batch of a collection is
+ * in flight go together in the next command. One request alone is sent at once;
+ * under load, one command carries many writes, and on FerretDB one SQLite
+ * transaction commits them (measured: 8 inserts in one command cost a seventh of
+ * 8 commands).
+ */
+function grouped<I, O>(send: (items: I[]) => Promise<Outcome<O>[]>): (item: I) => Promise<O> {
+  let queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  let flushing = false;
+  async function flush() {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, MAX_BATCH);
+      queue = queue.slice(MAX_BATCH);
+      try {
+        const outcomes = await send(batch.map((w) => w.item));
+        batch.forEach((w, i) => {
+          const o = outcomes[i] as Outcome<O>;
+          if (o.ok) w.resolve(o.value);
+          else w.reject(o.error);
+        });
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    flushing = false;
+  }
+  return (item) =>
+    new Promise<O>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      if (flushing) return;
+      flushing = true;
+      // Writes made in the same turn of the event loop join the first command too.
+      queueMicrotask(() => void flush());
+    });
+}
+
+/** Per item of a bulk command: its write error, if it had one. */
+function errorsByIndex(err: unknown, count: number): Map<number, { code?: number }> | null {
+  if (!(err instanceof mongoose.mongo.MongoBulkWriteError)) return null;
+  const list = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  const byIndex = new Map(list.map((e) => [e.index, e] as const));
+  // Anything but per-item errors (a write concern error) fails the whole command.
+  return byIndex.size > 0 && [...byIndex.keys()].every((i) => i < count) ? byIndex : null;
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}
+
+/**
+ * Inserts documents that decide something once: resolves true when this call
+ * wrote the document, false when its _id was taken. A unique _id insert is the
+ * one race-free decision both MongoDB and FerretDB v1 offer (FerretDB applies a
+ * conditional update as a read, then a separate write).
+ */
+export function insertOnce(col: Collection): (doc: mongoose.mongo.Document) => Promise<boolean> {
+  return grouped(async (docs) => {
+    try {
+      await col.insertMany(docs, { ordered: false });
+      return docs.map(() => ({ ok: true, value: true }));
+    } catch (err) {
+      const byIndex = errorsByIndex(err, docs.length);
+      if (!byIndex) throw err;
+      return docs.map((_, i) => {
+        const e = byIndex.get(i);
+        if (!e) return { ok: true, value: true };
+        return isDuplicateKey(e) ? { ok: true, value: false } : { ok: false, error: err };
+      });
+    }
+  });
+}
+
+/** Applies updates addressed by _id alone (the only filter FerretDB serves from an index). */
+export function updateById(col: Collection): (id: unknown, update: Update) => Promise<void> {
+  const send = grouped<{ id: unknown; update: Update }, void>(async (items) => {
+    const ops = items.map(({ id, update }) => ({ updateOne: { filter: { _id: id } as Filter, update } }));
+    try {
+      await col.bulkWrite(ops, { ordered: false });
+      return items.map(() => ({ ok: true, value: undefined }));
+    } catch (err) {
+      const byIndex = errorsByIndex(err, items.length);
+      if (!byIndex) throw err;
+      return items.map((_, i) => (byIndex.has(i) ? { ok: false, error: err } : { ok: true, value: undefined }));
+    }
+  });
+  return (id, update) => send({ id, update });
+}
+
+export async function findById<T>(col: Collection, id: unknown): Promise<T | null> {
+  return (await col.findOne({ _id: id } as Filter)) as T | null;
+}

@@ -1,0 +1,66 @@
+import { ConflictError, DeclinedError, InvalidInputError, NotAuthorizedError, NotFoundError } from './errors';
+import { paymentIdFor, start, type Payment } from './payment';
+import type { Clock, Orders, Payments } from './ports';
+import type { Settle } from './settle';
+
+export interface PayRequest {
+  userId: string;
+  orderId: string;
+  /** The card token from the browser. */
+  source: string;
+  /** Set when the client sent an Idempotency-Key: its retry resumes this payment instead of being refused. */
+  requestKey: string | null;
+}
+
+/** Pays an order: checks it, starts one payment for it, charges the card and records the outcome. */
+export function createPay(deps: {
+  orders: Orders;
+  payments: Payments;
+  settle: Settle;
+  clock: Clock;
+  settleAfterMs: number;
+}) {
+  const { orders, payments, settle, clock } = deps;
+
+  function refuseIfFailed(p: Payment): Payment {
+    if (p.status === 'failed') throw new DeclinedError(p.failureReason ?? 'The payment failed');
+    return p;
+  }
+
+  return async function pay(req: PayRequest): Promise<Payment> {
+    const order = await orders.get(req.orderId);
+    if (!order) throw new NotFoundError('Order not found');
+    if (order.userId !== req.userId) throw new NotAuthorizedError('Not authorized');
+    if (order.status === 'cancelled') {
+      throw new InvalidInputError('Cannot pay for a cancelled order', undefined, 'order_cancelled');
+    }
+    // Each attempt at the order is one payment id; a failed attempt is over and the next one is free.
+    for (let attempt = order.attempt; ; attempt++) {
+      const at = clock.now();
+      const payment = start({
+        id: paymentIdFor(order.id, attempt),
+        orderId: order.id,
+        userId: req.userId,
+        amount: order.amount,
+        currency: order.currency,
+        source: req.source,
+        requestKey: req.requestKey,
+        at,
+        dueAt: new Date(at.getTime() + deps.settleAfterMs),
+      });
+      if (await payments.start(payment)) {
+        if (attempt > order.attempt) await orders.skipTo(order.id, attempt);
+        return refuseIfFailed(await settle.charge(payment));
+      }
+      const held = await payments.load(payment.id);
+      if (!held) throw new Error(`Payment ${payment.id} is taken but cannot be read`);
+      if (held.status === 'failed') continue;
+      if (req.requestKey !== null && held.requestKey === req.requestKey) {
+        return refuseIfFailed(await settle.settle(held));
+      }
+      throw new ConflictError('The order already has a payment', 'order_already_paid');
+    }
+  };
+}
+
+export type Pay = ReturnType<typeof createPay>;
