@@ -1,30 +1,51 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import mongoose from 'mongoose';
+import { createOrderStore } from '../src/db/orders';
+import { createPaymentStore } from '../src/db/payments';
+import { apply, paymentIdFor, start, succeed } from '../src/domain/payment';
+import { createLogger } from '../src/log';
 import { busClient, newId, type BusClient } from '../test/support/harness';
-import { spawnService } from '../test/support/process';
-import { freePort, startFerretDb, startNatsStreaming, startStripeMock } from '../test/support/servers';
-import { formatReport, type LevelResult, type Report } from './bench/report';
+import { spawnService, type ServiceProcess } from '../test/support/process';
+import {
+  freePort,
+  startFerretDb,
+  startNatsStreaming,
+  startStripeMock,
+  type FerretStore,
+} from '../test/support/servers';
+import { startFloor, type Floor } from './bench/floor';
+import { summarize } from './bench/profile';
+import { formatReport, type Level, type Report, type Run } from './bench/report';
 
 const USAGE = `Usage: npm run bench -- [options]
-  --orders K          order:created events to replicate, timed (default 2000)
-  --requests N        POST /api/payments requests per concurrency level (default 150)
-  --concurrency LIST  comma-separated concurrency levels (default 1,8,32)
-  --warmup N          untimed requests before the first level (default 30)
+  --stores LIST       FerretDB storage to run on: sqlite, postgresql or both (default sqlite,postgresql)
+  --stored LIST       payments (and orders) already stored before measuring (default 0,20000)
+  --requests N        payments per concurrency level, for the service and for the floor (default 600)
+  --concurrency LIST  concurrency levels (default 1,8,32)
+  --orders K          order:created events replicated, timed (default 2000)
+  --warmup N          untimed payments before the first level (default 60)
+  --profile           run the service under node --cpu-prof and summarise where its time went
+  --stock-ferretdb    FerretDB without the _id index fix (FERRETDB_STOCK=1 scripts/provision.sh builds it)
   --log-level LEVEL   the service's LOG_LEVEL (default warn)
   --json FILE         also write the raw numbers to FILE`;
 
 function readFlags() {
   const { values } = parseArgs({
     options: {
-      orders: { type: 'string', default: '2000' },
-      requests: { type: 'string', default: '150' },
+      stores: { type: 'string', default: 'sqlite,postgresql' },
+      stored: { type: 'string', default: '0,20000' },
+      requests: { type: 'string', default: '600' },
       concurrency: { type: 'string', default: '1,8,32' },
-      warmup: { type: 'string', default: '30' },
+      orders: { type: 'string', default: '2000' },
+      warmup: { type: 'string', default: '60' },
+      profile: { type: 'boolean', default: false },
+      'stock-ferretdb': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'warn' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -39,37 +60,57 @@ function readFlags() {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}\n${USAGE}`);
     return n;
   };
+  const list = (name: string, text: string, min: number) => text.split(',').map((t) => count(name, t.trim(), min));
+  const stores = values.stores.split(',').map((s) => s.trim());
+  for (const s of stores) {
+    if (s !== 'sqlite' && s !== 'postgresql') throw new Error(`--stores takes sqlite and postgresql\n${USAGE}`);
+  }
   return {
-    orders: count('orders', values.orders, 1),
+    stores: stores as FerretStore[],
+    stored: list('stored', values.stored, 0),
     requests: count('requests', values.requests, 1),
-    levels: values.concurrency.split(',').map((c) => count('concurrency', c.trim(), 1)),
+    levels: list('concurrency', values.concurrency, 1),
+    orders: count('orders', values.orders, 1),
     warmup: count('warmup', values.warmup, 0),
+    profile: values.profile,
+    stock: values['stock-ferretdb'],
     logLevel: values['log-level'],
     json: values.json,
   };
 }
 type Flags = ReturnType<typeof readFlags>;
 
-/** Cleanups run once, last registered first, whether the run ends, fails or is interrupted. */
-const cleanups: (() => Promise<unknown>)[] = [];
-let cleaning: Promise<void> | undefined;
-const cleanup = () =>
-  (cleaning ??= (async () => {
-    for (let c = cleanups.pop(); c; c = cleanups.pop()) {
-      await c().catch((err: unknown) => console.error('bench: cleanup failed:', err));
-    }
-  })());
+/** Cleanups run once, last registered first, whether a run ends, fails or is interrupted. */
+let cleanups: (() => Promise<unknown>)[] = [];
+let interrupted = false;
+async function cleanup(): Promise<void> {
+  for (let c = cleanups.pop(); c; c = cleanups.pop()) {
+    await c().catch((err: unknown) => console.error('bench: cleanup failed:', err));
+  }
+}
+const later = <T>(thing: T, stop: (t: T) => Promise<unknown>) => {
+  cleanups.push(() => stop(thing));
+  return thing;
+};
 
 async function until(probe: () => Promise<boolean>, what: string, everyMs: number): Promise<void> {
   const deadline = Date.now() + 600_000;
   while (!(await probe())) {
-    if (cleaning) throw new Error('bench: stopped');
+    if (interrupted) throw new Error('bench: stopped');
     if (Date.now() > deadline) throw new Error(`bench: ${what} not reached in 10 minutes`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
-/** The payload of order:created as the orders service publishes it (see test/support/harness.ts). */
+/** The sum of one metric's samples from the service's /metrics, those whose labels contain `labels`. */
+async function metric(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return [...text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))]
+    .filter((m) => (m[1] ?? '').includes(labels))
+    .reduce((sum, m) => sum + Number(m[2]), 0);
+}
+
+/** The payload of order:created as the orders service publishes it. */
 const orderCreated = (userId: string) => ({
   id: newId(),
   version: 0,
@@ -79,201 +120,251 @@ const orderCreated = (userId: string) => ({
   ticket: { id: newId(), price: 20 },
 });
 
-async function publishOrders(bus: BusClient, userId: string, count: number): Promise<string[]> {
+async function publishOrders(bus: BusClient, subject: 'order:created', userId: string, count: number) {
   const orders = Array.from({ length: count }, () => orderCreated(userId));
-  await Promise.all(orders.map((o) => bus.publish('order:created', o)));
+  for (let i = 0; i < orders.length; i += 500) {
+    await Promise.all(orders.slice(i, i + 500).map((o) => bus.publish(subject, o)));
+  }
   return orders.map((o) => o.id);
 }
 
-/** Samples of one metric from the service's /metrics, with their label text. */
-async function scrape(url: string, name: string): Promise<{ labels: string; value: number }[]> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))].map((m) => ({
-    labels: m[1] ?? '',
-    value: Number(m[2]),
-  }));
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function consumedOutcomes(url: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const { labels, value } of await scrape(url, 'events_consumed_total')) {
-    const outcome = /outcome="([^"]*)"/.exec(labels)?.[1];
-    if (outcome && labels.includes('subject="order:created"')) out[outcome] = value;
-  }
-  return out;
+/** The floor's payments at one concurrency: each worker pays orders one after the other. */
+async function floorLevel(floor: Floor, orderIds: string[], connections: number, amount: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (next < amount) {
+        const orderId = orderIds[next++] as string;
+        const s = performance.now();
+        await floor.pay(orderId);
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: amount / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-async function payAll(
-  url: string,
-  token: string,
-  orderIds: string[],
-  connections: number,
-  amount: number,
-): Promise<autocannon.Result> {
-  return autocannon({
-    url,
-    connections,
-    amount,
-    timeout: 30,
-    requests: [
+async function serviceLevel(url: string, token: string, orderIds: string[], connections: number, amount: number) {
+  let next = 0;
+  let last = 0;
+  const t0 = performance.now();
+  let instance!: autocannon.Instance;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
       {
-        method: 'POST',
-        path: '/api/payments',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        // An order is charged once; every request must carry an order of its own.
-        setupRequest: (req) => {
-          const orderId = orderIds.pop();
-          if (!orderId) throw new Error('bench: ran out of pre-created orders');
-          return { ...req, body: JSON.stringify({ token: 'tok_visa', orderId }) };
-        },
+        url,
+        connections,
+        amount,
+        timeout: 30,
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/payments',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            // An order is paid once: every request carries an order of its own.
+            setupRequest: (req) => {
+              const orderId = orderIds[next++];
+              if (!orderId) throw new Error('bench: ran out of orders');
+              return { ...req, body: JSON.stringify({ token: 'tok_visa', orderId }) };
+            },
+          },
+        ],
       },
-    ],
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
   });
+  // autocannon notices the end on its one-second tick: the last answer's time is the end.
+  instance.on('response', () => (last = performance.now()));
+  const r = await done;
+  const statusCodes = Object.fromEntries(
+    Object.entries(r.statusCodeStats ?? {}).map(([status, v]) => [status, v.count ?? 0]),
+  );
+  return {
+    perSecond: r.requests.total / ((last - t0) / 1000),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    ok: r['2xx'],
+    failed: r.non2xx + r.errors,
+    statusCodes,
+  };
 }
 
-async function run(flags: Flags): Promise<Report> {
-  const stopLater = <T extends { stop(): Promise<void> }>(server: T) => {
-    cleanups.push(() => server.stop());
-    return server;
-  };
-  const [ferret, nats, stripe] = await Promise.all([
-    startFerretDb().then(stopLater),
-    startNatsStreaming().then(stopLater),
-    startStripeMock().then(stopLater),
-  ]);
-
-  const jwtKey = randomBytes(32).toString('hex');
-  const mongoUri = `${ferret.url}/payments`;
-  const service = await spawnService({
-    NODE_ENV: 'production',
-    LOG_LEVEL: flags.logLevel,
-    PORT: String(await freePort()),
-    JWT_KEY: jwtKey,
-    MONGO_URI: mongoUri,
-    NATS_URL: nats.url,
-    NATS_CLUSTER_ID: nats.clusterId,
-    NATS_CLIENT_ID: 'payments-bench',
-    PAYMENT_PROVIDER: 'stripe',
-    STRIPE_KEY: 'sk_test_bench',
-    STRIPE_API_BASE: stripe.url,
+/**
+ * `count` paid orders and their payments, written by the service's own stores (as
+ * the service writes them, without the provider), and as many for the floor.
+ */
+async function preload(conn: mongoose.Connection, userId: string, count: number) {
+  const orders = createOrderStore(conn);
+  const clock = { now: () => new Date() };
+  const payments = createPaymentStore(conn, {
+    consequences: { queue: async () => () => undefined },
+    clock,
+    log: createLogger({ level: 'silent' }),
   });
-  cleanups.push(async () => {
+  await Promise.all([orders.init(), payments.init()]);
+  const floorPayments = conn.getClient().db(conn.name).collection('floor_payments');
+  for (let i = 0; i < count; i += 250) {
+    await Promise.all(
+      Array.from({ length: Math.min(250, count - i) }, async () => {
+        const orderId = newId();
+        const at = new Date();
+        await orders.add({
+          id: orderId,
+          version: 0,
+          status: 'created',
+          userId,
+          amount: 2000,
+          currency: 'usd',
+          attempt: 0,
+        });
+        const p = start({
+          id: paymentIdFor(orderId, 0),
+          orderId,
+          userId,
+          amount: 2000,
+          currency: 'usd',
+          source: 'tok_visa',
+          requestKey: null,
+          at,
+          dueAt: at,
+        });
+        await payments.start(p);
+        const change = succeed(p, `ch_preload_${i}`, at);
+        await payments.record(change, apply(p, change));
+        await payments.idle();
+        await floorPayments.insertOne({ _id: new mongoose.Types.ObjectId(), orderId, amount: 2000, stripeId: 'ch_x' });
+      }),
+    );
+  }
+}
+
+async function runOnce(flags: Flags, store: FerretStore, stored: number): Promise<Run> {
+  const label = `${store}, ${stored} stored`;
+  const [ferret, nats, stripe] = await Promise.all([
+    startFerretDb({ store, stock: flags.stock }).then((s) => later(s, (x) => x.stop())),
+    startNatsStreaming({ fileStore: true }).then((s) => later(s, (x) => x.stop())),
+    startStripeMock().then((s) => later(s, (x) => x.stop())),
+  ]);
+  const mongoUri = `${ferret.url}/payments`;
+  const jwtKey = randomBytes(32).toString('hex');
+  const profileDir = flags.profile ? mkdtempSync(join(tmpdir(), 'payments-profile-')) : undefined;
+  const service: ServiceProcess = await spawnService(
+    {
+      NODE_ENV: 'production',
+      LOG_LEVEL: flags.logLevel,
+      PORT: String(await freePort()),
+      JWT_KEY: jwtKey,
+      MONGO_URI: mongoUri,
+      NATS_URL: nats.url,
+      NATS_CLUSTER_ID: nats.clusterId,
+      NATS_CLIENT_ID: 'payments-bench',
+      PAYMENT_PROVIDER: 'stripe',
+      STRIPE_KEY: 'sk_test_bench',
+      STRIPE_API_BASE: stripe.url,
+    },
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  let profile: string | undefined;
+  const stopService = async () => {
     const killer = setTimeout(() => void service.kill('SIGKILL'), 15_000);
     const { code, signal } = await service.kill('SIGTERM');
     clearTimeout(killer);
-    if (code !== 0) {
-      console.error(`bench: FAILED, the service ended with ${code ?? signal}:\n${service.output().slice(-4000)}`);
-      process.exitCode = 1;
+    if (code !== 0) throw new Error(`the service ended with ${code ?? signal}:\n${service.output().slice(-4000)}`);
+    if (profileDir) {
+      profile = summarize(profileDir);
+      rmSync(profileDir, { recursive: true, force: true });
     }
-  });
+  };
+  cleanups.push(() => stopService().catch(() => service.kill('SIGKILL')));
   await service.ready();
-
-  const conn = await mongoose.createConnection(mongoUri).asPromise();
-  cleanups.push(() => conn.close());
-  const bus = await busClient(nats);
-  cleanups.push(() => bus.close());
-  const storedOrders = () => conn.collection('orders').estimatedDocumentCount();
-
+  const conn = later(await mongoose.createConnection(mongoUri).asPromise(), (c) => c.close());
+  const bus = later(await busClient(nats), (b) => b.close());
+  const floor = later(await startFloor({ mongoUri, nats, stripeUrl: stripe.url }), (f) => f.close());
   const user = { id: newId(), email: 'bench@example.test' };
-  const token = jwt.sign(user, jwtKey, { algorithm: 'HS256', expiresIn: '1h' });
+  const token = jwt.sign(user, jwtKey, { algorithm: 'HS256', expiresIn: '2h' });
+  const consumed = () => metric(service.url, 'events_consumed_total', 'subject="order:created"');
 
-  console.error(`bench: replicating ${flags.orders} order:created events`);
-  const t0 = performance.now();
-  const orderIds = await publishOrders(bus, user.id, flags.orders);
-  const published = performance.now();
-  await until(async () => (await storedOrders()) >= flags.orders, `${flags.orders} stored orders`, 50);
-  const stored = performance.now();
-  const outcomes = await consumedOutcomes(service.url);
-
-  // setupRequest also runs ahead of sending (per connection at start and after the last answer), so keep spares.
-  const spares = (connections: number) => 2 * connections + 2;
-  const warmupConnections = Math.min(8, Math.max(1, flags.warmup));
-  const needed =
-    flags.warmup + spares(warmupConnections) + flags.levels.reduce((sum, c) => sum + flags.requests + spares(c), 0);
-  if (orderIds.length < needed) {
-    console.error(`bench: publishing ${needed - orderIds.length} more orders for the payments (untimed)`);
-    orderIds.push(...(await publishOrders(bus, user.id, needed - orderIds.length)));
-    await until(async () => (await storedOrders()) >= orderIds.length, `${orderIds.length} stored orders`, 50);
+  if (stored > 0) {
+    console.error(`bench [${label}]: storing ${stored} paid orders for the service and ${stored} floor payments`);
+    await preload(conn, user.id, stored);
   }
+
+  console.error(`bench [${label}]: replicating ${flags.orders} order:created, then the bare insert loop`);
+  let t0 = performance.now();
+  const orderIds = await publishOrders(bus, 'order:created', user.id, flags.orders);
+  await until(async () => (await consumed()) >= flags.orders, `${flags.orders} consumed orders`, 20);
+  const serviceReplication = flags.orders / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  const bare = floor.replicate('floor:order:created', flags.orders);
+  await publishOrders(bus, 'floor:order:created' as 'order:created', user.id, flags.orders);
+  await bare;
+  const floorReplication = flags.orders / ((performance.now() - t0) / 1000);
+
+  // Orders for the payments: the floor reads them, the service pays them.
+  const needed = 2 * flags.warmup + flags.levels.length * (flags.requests + 64);
+  if (orderIds.length < needed) {
+    const more = needed - orderIds.length;
+    orderIds.push(...(await publishOrders(bus, 'order:created', user.id, more)));
+    await until(async () => (await consumed()) >= orderIds.length, `${orderIds.length} consumed orders`, 50);
+  }
+  const floorOrders = [...orderIds];
+  const serviceOrders = [...orderIds];
 
   if (flags.warmup > 0) {
-    console.error(`bench: warm-up, ${flags.warmup} payments`);
-    const w = await payAll(service.url, token, orderIds, warmupConnections, flags.warmup);
-    if (w.non2xx > 0 || w.errors > 0) throw new Error(`bench: warm-up got ${w.non2xx} non-2xx, ${w.errors} errors`);
+    console.error(`bench [${label}]: warm-up, ${flags.warmup} payments each`);
+    await floorLevel(floor, floorOrders.splice(0, flags.warmup), 8, flags.warmup);
+    const w = await serviceLevel(service.url, token, serviceOrders.splice(0, flags.warmup + 16), 8, flags.warmup);
+    if (w.failed > 0) throw new Error(`bench: warm-up got ${JSON.stringify(w.statusCodes)}`);
   }
 
-  const levels: LevelResult[] = [];
+  const levels: Level[] = [];
+  let outboxDrainSeconds = NaN;
   for (const connections of flags.levels) {
-    if (cleaning) throw new Error('bench: stopped');
-    console.error(`bench: ${flags.requests} payments at concurrency ${connections}`);
-    const r = await payAll(service.url, token, orderIds, connections, flags.requests);
-    const statusCodes = Object.fromEntries(
-      Object.entries(r.statusCodeStats ?? {}).map(([status, v]) => [status, v.count ?? 0]),
+    console.error(`bench [${label}]: ${flags.requests} payments at concurrency ${connections}`);
+    const f = await floorLevel(floor, floorOrders.splice(0, flags.requests), connections, flags.requests);
+    const s = await serviceLevel(
+      service.url,
+      token,
+      serviceOrders.splice(0, flags.requests + 64),
+      connections,
+      flags.requests,
     );
-    if (r.non2xx > 0 || r.errors > 0) {
+    const answered = performance.now();
+    if (s.failed > 0) {
       throw new Error(
-        `bench: FAILED at concurrency ${connections}: every payment must answer 2xx, got ` +
-          `${JSON.stringify(statusCodes)} and ${r.errors} connection errors (${r.timeouts} timeouts)`,
+        `bench: FAILED at concurrency ${connections}: every payment must answer 2xx, got ${JSON.stringify(s.statusCodes)}` +
+          `\nthe service's last lines:\n${service.output().slice(-3000)}`,
       );
     }
-    const seconds = (r.finish.getTime() - r.start.getTime()) / 1000;
-    levels.push({
-      concurrency: connections,
-      requests: r.requests.total,
-      seconds,
-      requestsPerSecond: r.requests.total / seconds,
-      p50: r.latency.p50,
-      p90: r.latency.p90,
-      p99: r.latency.p99,
-      max: r.latency.max,
-      ok: r['2xx'],
-      non2xx: r.non2xx,
-      errors: r.errors,
-      statusCodes,
-    });
+    await until(async () => (await metric(service.url, 'outbox_backlog_events')) === 0, 'an empty outbox', 20);
+    outboxDrainSeconds = (performance.now() - answered) / 1000;
+    levels.push({ concurrency: connections, floor: f, service: s });
   }
-  const lastAnswer = performance.now();
-  // Shutdown publishes what is left in the outbox, so a backlog would outlast SHUTDOWN_TIMEOUT_MS.
-  console.error('bench: waiting for the outbox to publish every payment:created');
-  const backlog = async () => (await scrape(service.url, 'outbox_backlog_events'))[0]?.value ?? NaN;
-  // The backlog gauge scans the payments collection: polled slowly so as not to compete with the relay.
-  await until(async () => (await backlog()) === 0, 'an empty outbox', 500);
-  const outboxDrainSeconds = (performance.now() - lastAnswer) / 1000;
-  const total = async (name: string) => (await scrape(service.url, name)).reduce((sum, m) => sum + m.value, 0);
-  const providerCalls = await total('payment_provider_call_seconds_count');
-  const providerMeanMs = (1000 * (await total('payment_provider_call_seconds_sum'))) / providerCalls;
-  const succeeded = await conn.collection('payments').countDocuments({ status: 'succeeded' });
 
+  const succeeded = await conn.collection('payments').countDocuments({ status: 'succeeded' });
+  const expected = stored + flags.warmup + levels.reduce((sum, l) => sum + l.service.ok, 0);
+  if (succeeded !== expected) throw new Error(`bench: ${succeeded} succeeded payments stored, expected ${expected}`);
+
+  await cleanup();
   return {
-    machine: {
-      cpu: cpus()[0]?.model ?? 'unknown',
-      cores: cpus().length,
-      memoryGiB: totalmem() / 2 ** 30,
-      node: process.version,
-      loadAverage: loadavg(),
-    },
-    logLevel: flags.logLevel,
-    replication: {
-      events: flags.orders,
-      publishSeconds: (published - t0) / 1000,
-      seconds: (stored - t0) / 1000,
-      eventsPerSecond: flags.orders / ((stored - t0) / 1000),
-      outcomes,
-    },
-    payments: levels,
+    store,
+    stored,
+    replication: { service: serviceReplication, floor: floorReplication },
+    levels,
     outboxDrainSeconds,
-    provider: { calls: providerCalls, meanMs: providerMeanMs },
-    // Each level's 2xx answers plus the warm-up's must each be one stored, succeeded payment.
-    paymentsStored: { succeeded, expected: flags.warmup + levels.reduce((sum, l) => sum + l.ok, 0) },
+    ...(profile && { profile }),
   };
 }
 
 async function main(): Promise<void> {
-  let interrupted = false;
-  process.once('uncaughtException', (err) => {
-    console.error('bench: uncaught error:', err);
-    void cleanup().finally(() => process.exit(1));
-  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       interrupted = true;
@@ -283,13 +374,26 @@ async function main(): Promise<void> {
   }
   try {
     const flags = readFlags();
-    const report = await run(flags);
+    const report: Report = {
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        memoryGiB: totalmem() / 2 ** 30,
+        node: process.version,
+        loadAverage: loadavg(),
+      },
+      ferretdb: flags.stock ? 'v1.24.2 (stock)' : 'v1.24.2 with the _id index fix',
+      requests: flags.requests,
+      runs: [],
+    };
+    for (const store of flags.stores) {
+      for (const stored of flags.stored) {
+        cleanups = [];
+        report.runs.push(await runOnce(flags, store, stored));
+      }
+    }
     console.log(formatReport(report));
     if (flags.json) writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-    const { succeeded, expected } = report.paymentsStored;
-    if (succeeded !== expected) {
-      throw new Error(`bench: FAILED, ${succeeded} succeeded payments stored, expected ${expected}`);
-    }
   } catch (err) {
     if (!interrupted) {
       console.error(err instanceof Error ? err.message : err);

@@ -66,11 +66,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   });
   const stores = {
     orders: createOrderStore(db.connection),
-    payments: createPaymentStore(
-      db.connection,
-      { queue: (p, events) => outbox.enqueue(messagesFor(p, events)) },
+    payments: createPaymentStore(db.connection, {
+      consequences: { queue: (p, events) => outbox.enqueue(messagesFor(p, events)) },
       clock,
-    ),
+      log,
+    }),
     outbox: outboxStore,
     deadLetters: createDeadLetterStore(db.connection),
     idempotency: createIdempotencyStore(db.connection, {
@@ -140,6 +140,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
       server.closeIdleConnections();
     });
     await reconciler.stop();
+    await stores.payments.idle();
     // Half of the shutdown budget for events of the requests just finished; the rest stay in the outbox.
     await outbox.stop(config.shutdownTimeoutMs / 2);
     await bus.close();

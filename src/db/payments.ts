@@ -1,6 +1,7 @@
 import { Schema, Types, type Connection } from 'mongoose';
 import { apply, PAYMENT_STATUSES, type Change, type Payment, type PaymentEvent } from '../domain/payment';
 import type { Clock, Payments } from '../domain/ports';
+import type { Logger } from '../log';
 import { findById, insertOnce, updateById } from './writes';
 
 /** The payment as it stands: a projection of its changes, kept up to date by _id. */
@@ -80,11 +81,15 @@ export interface Consequences {
 /**
  * The payments repository: a payment starts with one insert (its id is the claim
  * on the order's attempt), and every later change is one insert keyed
- * `<paymentId>:<version>`, then its events are queued for delivery, then the
- * projection is brought up to date. A writer that stopped halfway is finished by
- * the next one that loads the payment.
+ * `<paymentId>:<version>` that carries its events. That insert is the record:
+ * once it is written the change has happened, and `record` returns. Its events
+ * are then stored in the outbox and sent, and the projection is brought up to
+ * date, without the caller waiting. A writer that stopped before that is
+ * finished by the next one that loads the payment (the reconciler does, for a
+ * payment still pending past its dueAt).
  */
-export function createPaymentStore(conn: Connection, consequences: Consequences, clock: Clock) {
+export function createPaymentStore(conn: Connection, deps: { consequences: Consequences; clock: Clock; log: Logger }) {
+  const { consequences, clock } = deps;
   const Payments = conn.model<PaymentDoc>('Payment', paymentSchema);
   const Changes = conn.model<ChangeDoc>('PaymentChange', changeSchema);
   const payments = conn.getClient().db(conn.name).collection('payments');
@@ -103,13 +108,24 @@ export function createPaymentStore(conn: Connection, consequences: Consequences,
     );
   }
 
-  // Events are stored before the projection moves, and sent only after: a projection at a
-  // version means its events are stored, and a reader that sees the projection behind
-  // queues them again only while they are still stored (so the copy is dropped).
+  // Events are stored before the projection moves: a projection at a version means its
+  // events are in the outbox (or already delivered).
   async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
     const send = await consequences.queue(p, events);
-    await project(p);
     send();
+    await project(p);
+  }
+
+  const completing = new Set<Promise<void>>();
+  function completeLater(p: Payment, events: PaymentEvent[]): void {
+    const done = complete(p, events).catch((err: unknown) => {
+      deps.log.error(
+        { err, paymentId: p.id, version: p.version },
+        'change recorded, its consequences wait for the reconciler',
+      );
+    });
+    completing.add(done);
+    void done.finally(() => completing.delete(done));
   }
 
   async function findChange(paymentId: string, version: number): Promise<Change | null> {
@@ -120,9 +136,14 @@ export function createPaymentStore(conn: Connection, consequences: Consequences,
   const store: Payments & {
     models: { Payments: typeof Payments; Changes: typeof Changes };
     init(): Promise<void>;
+    /** Resolves once the consequences of every change recorded so far are done. */
+    idle(): Promise<void>;
     changes(paymentId: string): Promise<Change[]>;
   } = {
     models: { Payments, Changes },
+    async idle() {
+      while (completing.size > 0) await Promise.all(completing);
+    },
     async init() {
       await Promise.all([Payments.init(), Changes.init()]);
     },
@@ -137,7 +158,7 @@ export function createPaymentStore(conn: Connection, consequences: Consequences,
         paymentId: new Types.ObjectId(paymentId),
       });
       if (!recorded) return false;
-      await complete(after, change.events);
+      completeLater(after, change.events);
       return true;
     },
 

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import jwt from 'jsonwebtoken';
 import { NotAuthorizedError } from '../domain/errors';
@@ -8,7 +9,7 @@ export interface CurrentUser {
   role?: string;
 }
 
-function fromToken(token: string, key: string): CurrentUser | undefined {
+function fromToken(token: string, key: KeyObject): CurrentUser | undefined {
   try {
     // Pinning the algorithm refuses `alg: none` and tokens signed any other way.
     const payload = jwt.verify(token, key, { algorithms: ['HS256'] });
@@ -27,12 +28,14 @@ function fromToken(token: string, key: string): CurrentUser | undefined {
 
 /** Reads the session cookie's JWT, or a Bearer token, into `req.currentUser`. */
 export function authenticate(jwtKey: string): RequestHandler {
+  // Given a string, jsonwebtoken first tries it as a public key, which throws, on every request.
+  const key = createSecretKey(Buffer.from(jwtKey, 'utf8'));
   return (req, _res, next) => {
     const header = req.get('authorization');
     const bearer = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     const sessionJwt = (req.session as { jwt?: unknown } | null | undefined)?.jwt;
     const token = typeof sessionJwt === 'string' ? sessionJwt : bearer;
-    const user = token ? fromToken(token, jwtKey) : undefined;
+    const user = token ? fromToken(token, key) : undefined;
     if (user) req.currentUser = user;
     next();
   };

@@ -12,6 +12,8 @@ export interface Sender {
 }
 
 const BATCH = 200;
+// Delivered entries are removed together, at most this late: a crash before then only sends them again.
+const REMOVE_AFTER_MS = 200;
 // A new entry belongs to the process that wrote it for this long; after it, any replica's scan may send it.
 const OWN_MS = 5000;
 const retryDelay = (attempts: number) => Math.min(1000 * 2 ** attempts, 30_000);
@@ -44,8 +46,8 @@ export function createOutbox(deps: {
     const ready = batch.filter((e) => senders[e.destination]?.ready());
     const results = await Promise.allSettled(ready.map((e) => (senders[e.destination] as Sender).send(e)));
     const delivered = ready.filter((_, i) => results[i]?.status === 'fulfilled');
-    await store.remove(delivered);
     for (const e of delivered) metrics.eventsPublished.inc({ subject: e.subject });
+    remove(delivered);
     await Promise.all(
       ready.map(async (e, i) => {
         const r = results[i];
@@ -63,6 +65,21 @@ export function createOutbox(deps: {
         });
       }),
     );
+  }
+
+  let toRemove: OutboxEntry[] = [];
+  let removing: Promise<void> | null = null;
+  function remove(entries: OutboxEntry[]): void {
+    toRemove.push(...entries);
+    removing ??= new Promise<void>((resolve) => setTimeout(resolve, REMOVE_AFTER_MS)).then(flushRemovals);
+  }
+  async function flushRemovals(): Promise<void> {
+    const batch = toRemove;
+    toRemove = [];
+    removing = null;
+    await store
+      .remove(batch)
+      .catch((err: unknown) => log.warn({ err }, 'delivered messages stay in the outbox; they may go again'));
   }
 
   async function drain(): Promise<void> {
@@ -134,7 +151,8 @@ export function createOutbox(deps: {
       scanDue = true;
       await kick();
     },
-    backlog: () => store.count(),
+    /** Messages stored and not yet delivered. */
+    backlog: async () => (await store.count()) - toRemove.length,
     /** Stops the timer, delivers what it can within `graceMs`, and waits for the pass in hand. */
     async stop(graceMs = 0) {
       clearInterval(timer);
@@ -142,6 +160,7 @@ export function createOutbox(deps: {
       if (graceMs > 0) await kick();
       stopped = true;
       await running;
+      await removing;
     },
   };
 }

@@ -5,10 +5,10 @@ import { freePort } from './servers';
 const ROOT = join(__dirname, '..', '..');
 
 /** The service as its own process (`src/main.ts` through tsx), for crash and signal tests. */
-export async function spawnService(env: Record<string, string>) {
+export async function spawnService(env: Record<string, string>, nodeArgs: string[] = []) {
   const port = env.PORT && env.PORT !== '0' ? Number(env.PORT) : await freePort();
   let output = '';
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -79,7 +79,11 @@ async function fill(conn: mongoose.Connection) {
     );
     return () => undefined;
   };
-  const payments = createPaymentStore(conn, { queue }, { now: () => later });
+  const payments = createPaymentStore(conn, {
+    consequences: { queue },
+    clock: { now: () => later },
+    log: createLogger({ level: 'silent' }),
+  });
   const orders = createOrderStore(conn);
   const keys = createIdempotencyStore(conn, { ttlMs: 86_400_000, lockMs: 30_000 });
   const deadLetters = createDeadLetterStore(conn);
@@ -117,6 +121,7 @@ async function fill(conn: mongoose.Connection) {
   };
   const settle = async (p: Payment, change: Change) => {
     if (!(await payments.record(change, apply(p, change)))) throw new Error(`payment ${p.id} already changed`);
+    await payments.idle();
   };
   const paid = await begin(orderIds[0] as string, 2000, 'key-paid');
   await settle(paid, succeed(paid, 'ch_3Nabc123', later));
