@@ -6,7 +6,11 @@ type Update = mongoose.mongo.UpdateFilter<mongoose.mongo.Document>;
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 // A command of 500 documents stays far below MongoDB's 16 MB message limit.
-const MAX_BATCH = 500;
+const MAX_INSERTS = 500;
+// FerretDB v1 keeps each statement's read open until a whole update command ends, one SQLite
+// connection each, from a pool of 100: an update of 100 statements waits for a connection
+// that never comes, and every other command with it (seen: FerretDB hung). 16 stays far below.
+const MAX_UPDATES = 16;
 
 /**
  * Group commit: writes that arrive while the previous batch of a collection is
@@ -15,13 +19,13 @@ const MAX_BATCH = 500;
  * transaction commits them (measured: 8 inserts in one command cost a seventh of
  * 8 commands).
  */
-function grouped<I, O>(send: (items: I[]) => Promise<Outcome<O>[]>): (item: I) => Promise<O> {
+function grouped<I, O>(send: (items: I[]) => Promise<Outcome<O>[]>, max: number): (item: I) => Promise<O> {
   let queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   let flushing = false;
   async function flush() {
     while (queue.length > 0) {
-      const batch = queue.slice(0, MAX_BATCH);
-      queue = queue.slice(MAX_BATCH);
+      const batch = queue.slice(0, max);
+      queue = queue.slice(max);
       try {
         const outcomes = await send(batch.map((w) => w.item));
         batch.forEach((w, i) => {
@@ -81,7 +85,7 @@ export function insertOnce(col: Collection): (doc: mongoose.mongo.Document) => P
         return isDuplicateKey(e) ? { ok: true, value: false } : { ok: false, error: err };
       });
     }
-  });
+  }, MAX_INSERTS);
 }
 
 /** Applies updates addressed by _id alone (the only filter FerretDB serves from an index). */
@@ -97,7 +101,7 @@ export function updateById(col: Collection): (id: unknown, update: Update) => Pr
       if (!byIndex) throw err;
       return items.map((_, i) => (byIndex.has(i) ? { ok: false, error: err } : { ok: true, value: undefined }));
     }
-  });
+  }, MAX_UPDATES);
   return (id, update) => send({ id, update });
 }
 

@@ -4,11 +4,15 @@ import { freePort } from './servers';
 
 const ROOT = join(__dirname, '..', '..');
 
-/** The service as its own process (`src/main.ts` through tsx), for crash and signal tests. */
-export async function spawnService(env: Record<string, string>, nodeArgs: string[] = []) {
+/**
+ * The service as its own process, for crash and signal tests: `src/main.ts` through tsx, or
+ * with `built` the compiled `dist/main.js` as production runs it (npm run build makes it).
+ */
+export async function spawnService(env: Record<string, string>, opts: { nodeArgs?: string[]; built?: boolean } = {}) {
   const port = env.PORT && env.PORT !== '0' ? Number(env.PORT) : await freePort();
   let output = '';
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
+  const entry = opts.built ? [join(ROOT, 'dist', 'main.js')] : ['--import', 'tsx', join(ROOT, 'src', 'main.ts')];
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
