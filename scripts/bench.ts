@@ -205,7 +205,7 @@ async function preload(conn: mongoose.Connection, userId: string, count: number)
   const orders = createOrderStore(conn);
   const clock = { now: () => new Date() };
   const payments = createPaymentStore(conn, {
-    consequences: { queue: async () => () => undefined },
+    consequences: { dispatch: async () => undefined },
     clock,
     log: createLogger({ level: 'silent' }),
   });

@@ -67,7 +67,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   const stores = {
     orders: createOrderStore(db.connection),
     payments: createPaymentStore(db.connection, {
-      consequences: { queue: (p, events) => outbox.enqueue(messagesFor(p, events)) },
+      consequences: { dispatch: (p, events) => outbox.dispatch(messagesFor(p, events)) },
       clock,
       log,
     }),

@@ -73,9 +73,9 @@ function toChange(d: ChangeDoc): Change {
   return { ...rest, paymentId: paymentId.toHexString() };
 }
 
-/** What a recorded change sets off: the outbox stores the messages its events become, and later sends them. */
+/** What a recorded change sets off: its events are delivered, or stored to be (the outbox). */
 export interface Consequences {
-  queue(payment: Payment, events: PaymentEvent[]): Promise<() => void>;
+  dispatch(payment: Payment, events: PaymentEvent[]): Promise<void>;
 }
 
 /**
@@ -83,10 +83,9 @@ export interface Consequences {
  * on the order's attempt), and every later change is one insert keyed
  * `<paymentId>:<version>` that carries its events. That insert is the record:
  * once it is written the change has happened, and `record` returns. Its events
- * are then stored in the outbox and sent, and the projection is brought up to
- * date, without the caller waiting. A writer that stopped before that is
- * finished by the next one that loads the payment (the reconciler does, for a
- * payment still pending past its dueAt).
+ * are then dispatched and the projection brought up to date, without the caller
+ * waiting. A writer that stopped before that is finished by the next one that
+ * loads the payment (the reconciler does, for a payment still pending past its dueAt).
  */
 export function createPaymentStore(conn: Connection, deps: { consequences: Consequences; clock: Clock; log: Logger }) {
   const { consequences, clock } = deps;
@@ -108,11 +107,10 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     );
   }
 
-  // Events are stored before the projection moves: a projection at a version means its
-  // events are in the outbox (or already delivered).
+  // The projection moves only once its events are delivered or stored: a projection
+  // behind its changes is how the reconciler finds events a crash left undelivered.
   async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
-    const send = await consequences.queue(p, events);
-    send();
+    await consequences.dispatch(p, events);
     await project(p);
   }
 

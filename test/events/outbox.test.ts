@@ -55,6 +55,7 @@ describe('the outbox', () => {
       .set('Cookie', sessionCookie(user))
       .send({ token: 'tok_visa', orderId: order.id });
     expect(res.status).toBe(201);
+    await service.stores.payments.idle();
     await service.outbox.flush();
     expect(await service.outbox.backlog()).toBe(1);
 
@@ -98,7 +99,7 @@ describe('the outbox', () => {
       .asPromise();
     try {
       const dying = createPaymentStore(conn, {
-        consequences: { queue: () => Promise.reject(new Error('the process died here')) },
+        consequences: { dispatch: () => Promise.reject(new Error('the process died here')) },
         clock: { now: () => new Date() },
         log: createLogger({ level: 'silent' }),
       });

@@ -21,6 +21,8 @@ describe('the card token', () => {
       .set('Cookie', sessionCookie(user))
       .send({ token, orderId: order.id });
     expect(res.status).toBe(201);
+    // The answer comes once the outcome is recorded; the payment's stored copy follows at once.
+    await stack.service.stores.payments.idle();
     expect(await everything()).not.toContain(token);
   });
 });

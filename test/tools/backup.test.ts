@@ -73,14 +73,13 @@ async function fill(conn: mongoose.Connection) {
   const later = new Date(at.getTime() + 1500);
   const outbox = createOutboxStore(conn);
   // No dispatcher runs here: every event stays in the outbox, as when the bus is away.
-  const queue = async (p: Payment, events: PaymentEvent[]) => {
+  const dispatch = async (p: Payment, events: PaymentEvent[]) => {
     await outbox.add(
       messagesFor(p, events).map((m) => ({ ...m, attempts: 0, createdAt: later, nextAttemptAt: later })),
     );
-    return () => undefined;
   };
   const payments = createPaymentStore(conn, {
-    consequences: { queue },
+    consequences: { dispatch },
     clock: { now: () => later },
     log: createLogger({ level: 'silent' }),
   });
