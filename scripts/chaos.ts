@@ -1,0 +1,79 @@
+import { parseArgs } from 'node:util';
+import { runChaos, type ChaosReport } from '../test/support/chaos';
+import { startFerretDb, startStripeMock } from '../test/support/servers';
+
+const USAGE = `Usage: npm run chaos -- [options]
+  --payments N        payments to make (default 1000)
+  --clients N         concurrent clients, each retrying with its Idempotency-Key (default 8)
+  --rate N            payments started per second, all clients together (default 10)
+  --nats-every MS     NATS Streaming is restarted this often (default 5000)
+  --service-every MS  the service is SIGKILLed and restarted this often (default 20000)
+  --settle MS         how long after the last answer everything must be settled (default 60000)`;
+
+function readFlags() {
+  const { values } = parseArgs({
+    options: {
+      payments: { type: 'string', default: '1000' },
+      clients: { type: 'string', default: '8' },
+      rate: { type: 'string', default: '10' },
+      'nats-every': { type: 'string', default: '5000' },
+      'service-every': { type: 'string', default: '20000' },
+      settle: { type: 'string', default: '60000' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const n = (name: string, text: string) => {
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a whole number >= 1\n${USAGE}`);
+    return v;
+  };
+  return {
+    payments: n('payments', values.payments),
+    clients: n('clients', values.clients),
+    ratePerSecond: n('rate', values.rate),
+    natsEveryMs: n('nats-every', values['nats-every']),
+    serviceEveryMs: n('service-every', values['service-every']),
+    settleMs: n('settle', values.settle),
+  };
+}
+
+function format(r: ChaosReport): string {
+  const not201 = Object.entries(r.not201).map(([s, n]) => `${n} x ${s}`);
+  return [
+    `${r.payments} payments in ${r.seconds.toFixed(0)} s, ${r.natsRestarts} NATS Streaming restarts, ` +
+      `${r.serviceKills} service SIGKILLs, ${r.clientRetries} client retries.`,
+    '',
+    '| check | count |',
+    '|---|---:|',
+    `| double charges (an order charged under two provider keys) | ${r.doubleCharges} |`,
+    `| charges whose payment did not end succeeded | ${r.chargedNotSucceeded} |`,
+    `| lost payment:created (a succeeded payment with no message on the server) | ${r.lostEvents} |`,
+    `| duplicate payment:created (copies beyond the first, same eventId) | ${r.duplicateMessages} |`,
+    `| payments still pending after the settle time | ${r.stuckPending} |`,
+    `| final client answers other than 201 | ${not201.length ? not201.join(', ') : 0} |`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const flags = readFlags();
+  const [ferret, stripeMock] = await Promise.all([startFerretDb(), startStripeMock()]);
+  process.env.TEST_MONGO_URI = ferret.url;
+  process.env.STRIPE_MOCK_URL = stripeMock.url;
+  try {
+    const report = await runChaos({ ...flags, log: (line) => console.error(`chaos: ${line}`) });
+    console.log(format(report));
+    const failed = report.doubleCharges + report.chargedNotSucceeded + report.lostEvents + report.stuckPending;
+    if (failed > 0 || Object.keys(report.not201).length > 0) process.exitCode = 1;
+  } finally {
+    await Promise.all([ferret.stop(), stripeMock.stop()]);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

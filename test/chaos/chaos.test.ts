@@ -1,0 +1,25 @@
+import { runChaos } from '../support/chaos';
+
+// A small run of npm run chaos: 100 payments over about 10 s while NATS Streaming restarts every
+// 1.5 s and the service is SIGKILLed every 3 s. The full run (1,000 payments) is in the README.
+describe('payments under faults', () => {
+  test('no double charge, no charge without its payment, no lost event, nothing stuck, every client gets 201', async () => {
+    const report = await runChaos({
+      payments: 100,
+      clients: 8,
+      ratePerSecond: 10,
+      natsEveryMs: 1500,
+      serviceEveryMs: 3000,
+      settleMs: 30_000,
+    });
+    expect(report.serviceKills).toBeGreaterThan(0);
+    expect(report.natsRestarts).toBeGreaterThan(0);
+    expect(report).toMatchObject({
+      doubleCharges: 0,
+      chargedNotSucceeded: 0,
+      lostEvents: 0,
+      stuckPending: 0,
+      not201: {},
+    });
+  }, 240_000);
+});
