@@ -21,15 +21,16 @@ import {
 } from '../test/support/servers';
 import { startFloor, type Floor } from './bench/floor';
 import { summarize } from './bench/profile';
-import { formatReport, type Level, type Report, type Run } from './bench/report';
+import { formatReport, type Level, type Measured, type Report, type Run } from './bench/report';
 
 const USAGE = `Usage: npm run bench -- [options]
   --stores LIST       FerretDB storage to run on: sqlite, postgresql or both (default sqlite,postgresql)
   --stored LIST       payments (and orders) already stored before measuring (default 0,20000)
-  --requests N        payments per concurrency level, for the service and for the floor (default 600)
+  --requests N        payments per concurrency level, for the service and for the floor (default 1000)
   --concurrency LIST  concurrency levels (default 1,8,32)
   --orders K          order:created events replicated, timed (default 2000)
   --warmup N          untimed payments before the first level (default 60)
+  --rounds N          turns the floor and the service take at each level; figures are medians (default 3)
   --profile           run the service under node --cpu-prof and summarise where its time went
   --stock-ferretdb    FerretDB without the _id index fix (FERRETDB_STOCK=1 scripts/provision.sh builds it)
   --log-level LEVEL   the service's LOG_LEVEL (default warn)
@@ -40,10 +41,11 @@ function readFlags() {
     options: {
       stores: { type: 'string', default: 'sqlite,postgresql' },
       stored: { type: 'string', default: '0,20000' },
-      requests: { type: 'string', default: '600' },
+      requests: { type: 'string', default: '1000' },
       concurrency: { type: 'string', default: '1,8,32' },
       orders: { type: 'string', default: '2000' },
       warmup: { type: 'string', default: '60' },
+      rounds: { type: 'string', default: '3' },
       profile: { type: 'boolean', default: false },
       'stock-ferretdb': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'warn' },
@@ -72,6 +74,7 @@ function readFlags() {
     levels: list('concurrency', values.concurrency, 1),
     orders: count('orders', values.orders, 1),
     warmup: count('warmup', values.warmup, 0),
+    rounds: count('rounds', values.rounds, 1),
     profile: values.profile,
     stock: values['stock-ferretdb'],
     logLevel: values['log-level'],
@@ -309,7 +312,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
   const floorReplication = flags.orders / ((performance.now() - t0) / 1000);
 
   // Orders for the payments: the floor reads them, the service pays them.
-  const needed = 2 * flags.warmup + flags.levels.length * (flags.requests + 64);
+  const needed = 2 * flags.warmup + flags.levels.length * (flags.requests + flags.rounds * 64 + flags.rounds);
   if (orderIds.length < needed) {
     const more = needed - orderIds.length;
     orderIds.push(...(await publishOrders(bus, 'order:created', user.id, more)));
@@ -327,26 +330,43 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
 
   const levels: Level[] = [];
   let outboxDrainSeconds = NaN;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   for (const connections of flags.levels) {
-    console.error(`bench [${label}]: ${flags.requests} payments at concurrency ${connections}`);
-    const f = await floorLevel(floor, floorOrders.splice(0, flags.requests), connections, flags.requests);
-    const s = await serviceLevel(
-      service.url,
-      token,
-      serviceOrders.splice(0, flags.requests + 64),
-      connections,
-      flags.requests,
+    console.error(
+      `bench [${label}]: ${flags.requests} payments at concurrency ${connections}, in ${flags.rounds} rounds`,
     );
-    const answered = performance.now();
-    if (s.failed > 0) {
-      throw new Error(
-        `bench: FAILED at concurrency ${connections}: every payment must answer 2xx, got ${JSON.stringify(s.statusCodes)}` +
-          `\nthe service's last lines:\n${service.output().slice(-3000)}`,
-      );
+    // Floor and service take turns, so that a slow moment of the machine falls on both.
+    const perRound = Math.ceil(flags.requests / flags.rounds);
+    const rounds: { floor: Measured; service: Awaited<ReturnType<typeof serviceLevel>> }[] = [];
+    let answered = 0;
+    for (let r = 0; r < flags.rounds; r++) {
+      const f = await floorLevel(floor, floorOrders.splice(0, perRound), connections, perRound);
+      const s = await serviceLevel(service.url, token, serviceOrders.splice(0, perRound + 64), connections, perRound);
+      answered = performance.now();
+      if (s.failed > 0) {
+        throw new Error(
+          `bench: FAILED at concurrency ${connections}: every payment must answer 2xx, got ${JSON.stringify(s.statusCodes)}` +
+            `\nthe service's last lines:\n${service.output().slice(-3000)}`,
+        );
+      }
+      rounds.push({ floor: f, service: s });
     }
     await until(async () => (await metric(service.url, 'outbox_backlog_events')) === 0, 'an empty outbox', 20);
     outboxDrainSeconds = (performance.now() - answered) / 1000;
-    levels.push({ concurrency: connections, floor: f, service: s });
+    const pick = (side: 'floor' | 'service', k: keyof Measured) => median(rounds.map((x) => x[side][k]));
+    levels.push({
+      concurrency: connections,
+      floor: { perSecond: pick('floor', 'perSecond'), p50: pick('floor', 'p50'), p99: pick('floor', 'p99') },
+      service: {
+        perSecond: pick('service', 'perSecond'),
+        p50: pick('service', 'p50'),
+        p99: pick('service', 'p99'),
+        ok: rounds.reduce((n, x) => n + x.service.ok, 0),
+        failed: 0,
+        statusCodes: {},
+      },
+      ratio: median(rounds.map((x) => x.service.perSecond / x.floor.perSecond)),
+    });
   }
 
   // Every 201 must be one succeeded payment; their stored copies follow the answers by a moment.

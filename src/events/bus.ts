@@ -11,8 +11,12 @@ export interface InboundMessage {
   publishedAt: Date;
 }
 
-/** What a handler decides: settle the message, have it again later, or give up on it (it was parked). */
-export type Verdict = 'ack' | 'retry' | 'park';
+/**
+ * What a handler decides: settle the message, have it again after a delay, or give up
+ * on it (the handler parked it). NATS Streaming has no negative ack: there a message
+ * to retry comes back after the subscription's ack wait, whatever the delay asked.
+ */
+export type Verdict = { kind: 'ack' } | { kind: 'retry'; afterMs: number } | { kind: 'park' };
 
 export type MessageHandler = (msg: InboundMessage) => Promise<Verdict>;
 

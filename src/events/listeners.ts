@@ -10,10 +10,13 @@ import { orderCancelledSchema, orderCreatedSchema, Subjects, type Subject } from
 
 // The events door's table, beside http/errors.ts: what a handler's error means for its message.
 // Anything else (the database away, a bug) is retried too, within the same bounds.
-const VERDICT_BY_CATEGORY: [abstract new (...args: never[]) => Error, Verdict][] = [
+const VERDICT_BY_CATEGORY: [abstract new (...args: never[]) => Error, Verdict['kind']][] = [
   [InvalidInputError, 'park'], // the message can never be processed as it is
   [OutOfOrderError, 'retry'], // what it follows has not arrived yet
 ];
+
+// A message retried waits longer each time, up to a minute.
+const retryAfterMs = (deliveries: number) => Math.min(1000 * 2 ** (deliveries - 1), 60_000);
 
 export interface DeliveryLimits {
   /** Deliveries after which a message still retried is parked. */
@@ -67,23 +70,21 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
       publishedAt,
       parkedAt: deps.clock.now(),
     });
-    return 'park';
+    return { kind: 'park' };
   }
 
   deps.bus.subscribe(subject, async (msg) => {
     const where = { subject, ref: msg.ref, deliveries: msg.deliveries };
-    let verdict: Verdict;
     let reason: string;
     let outcome: string;
     try {
       const handled = await handle(parse(schema, msg.data));
       log.info({ ...where, outcome: handled }, 'event handled');
       count(handled);
-      return 'ack';
+      return { kind: 'ack' };
     } catch (err) {
-      verdict = VERDICT_BY_CATEGORY.find(([category]) => err instanceof category)?.[1] ?? 'retry';
       reason = err instanceof Error ? err.message : String(err);
-      if (verdict === 'park') {
+      if (VERDICT_BY_CATEGORY.find(([category]) => err instanceof category)?.[1] === 'park') {
         log.warn({ ...where, reason }, 'parking an event that can never be processed');
         count('invalid');
         return park(msg, reason);
@@ -99,7 +100,7 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
     }
     log.info({ ...where, reason }, 'event not handled yet; it will come again');
     count(outcome);
-    return verdict;
+    return { kind: 'retry', afterMs: retryAfterMs(msg.deliveries) };
   });
 }
 

@@ -74,7 +74,7 @@ export async function connectBus(cfg: NatsConfig, log: Logger, bootTimeoutMs: nu
       })
         .then((verdict) => {
           // No negative ack here: a message to retry comes back after the ack wait.
-          if (verdict !== 'retry') msg.ack();
+          if (verdict.kind !== 'retry') msg.ack();
         })
         .catch((err: unknown) => log.error({ err, subject }, 'message handler failed; left for redelivery'))
         .finally(() => {

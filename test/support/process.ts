@@ -4,6 +4,12 @@ import { freePort } from './servers';
 
 const ROOT = join(__dirname, '..', '..');
 
+// A test that fails or times out must not leave a service running: it would steal the CPU of what runs next.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /**
  * The service as its own process, for crash and signal tests: `src/main.ts` through tsx, or
  * with `built` the compiled `dist/main.js` as production runs it (npm run build makes it).
@@ -17,6 +23,8 @@ export async function spawnService(env: Record<string, string>, opts: { nodeArgs
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -46,8 +46,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+// Servers left by a run that failed or was cut short die with it.
+const started = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of started) child.kill('SIGKILL');
+});
+
 async function run(name: string, cmd: string, args: string[], port: number, readyLine?: RegExp): Promise<ChildProcess> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let stderr = '';
   let ready = !readyLine;
   child.stderr?.on('data', (d: Buffer) => {
