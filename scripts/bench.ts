@@ -227,6 +227,7 @@ async function preload(conn: mongoose.Connection, userId: string, count: number)
           amount: 2000,
           currency: 'usd',
           attempt: 0,
+          paidBy: null,
         });
         const p = start({
           id: paymentIdFor(orderId, 0),

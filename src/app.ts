@@ -2,23 +2,31 @@ import cookieSession from 'cookie-session';
 import express from 'express';
 import type { Config } from './config';
 import type { IdempotencyStore } from './db/idempotency';
+import type { PaymentQueries } from './db/payment-queries';
 import type { Pay } from './domain/pay';
-import type { Clock } from './domain/ports';
+import type { Clock, Payments } from './domain/ports';
+import type { RefundPayment } from './domain/refund';
+import type { VoidPayment } from './domain/void';
 import { authenticate } from './http/auth';
 import { docsRouter } from './http/docs-router';
 import { errorHandler, notFound } from './http/errors';
 import { opsRouter, type HealthChecks } from './http/health-router';
 import { paymentsRouter } from './http/payments-router';
+import { refundsRouter } from './http/refunds-router';
 import { requestContext } from './http/request-context';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 
 export interface AppDeps {
-  config: Pick<Config, 'env' | 'jwtKey'>;
+  config: Pick<Config, 'env' | 'jwtKey' | 'adminUserIds'>;
   log: Logger;
   metrics: Metrics;
   clock: Clock;
   pay: Pay;
+  refund: RefundPayment;
+  void: VoidPayment;
+  payments: Payments;
+  queries: PaymentQueries;
   idempotency: IdempotencyStore;
   health: HealthChecks;
 }
@@ -30,10 +38,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.use(requestContext(deps.log, deps.metrics));
   app.use(cookieSession({ name: 'session', signed: false, secure: deps.config.env !== 'test' }));
-  app.use(authenticate(deps.config.jwtKey));
+  app.use(authenticate(deps.config.jwtKey, deps.config.adminUserIds));
   app.use(opsRouter(deps.health, deps.metrics));
-  app.use(paymentsRouter(deps));
+  // Before the payments routes: /api/payments/doc/ would otherwise be read as a payment id.
   app.use(docsRouter());
+  app.use(paymentsRouter(deps));
+  app.use(refundsRouter(deps));
   app.use(notFound);
   app.use(errorHandler);
   return app;

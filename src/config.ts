@@ -12,6 +12,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   JWT_KEY: z.string().min(1, 'is required'),
+  ADMIN_USER_IDS: z.string().default(''),
   MONGO_URI: optionalText,
   MONGO_URL: optionalText,
   NATS_URL: z.string().url(),
@@ -68,6 +69,11 @@ function toConfig(env: z.infer<typeof schema>) {
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     jwtKey: env.JWT_KEY,
+    adminUserIds: new Set(
+      env.ADMIN_USER_IDS.split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+    ),
     mongoUri: (env.MONGO_URI ?? env.MONGO_URL) as string,
     nats: {
       url: env.NATS_URL,

@@ -17,6 +17,12 @@ export function createMetrics() {
     buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
     registers: [registry],
   });
+  const refunds = new client.Counter({
+    name: 'refunds_total',
+    help: 'Refunds asked for through the API, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const eventsConsumed = new client.Counter({
     name: 'events_consumed_total',
     help: 'Events consumed by subject and outcome',
@@ -36,7 +42,7 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  return { registry, payments, providerLatency, eventsConsumed, eventsPublished, httpDuration };
+  return { registry, payments, refunds, providerLatency, eventsConsumed, eventsPublished, httpDuration };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -7,9 +7,12 @@ import { createDeadLetterStore } from './db/dead-letters';
 import { createIdempotencyStore } from './db/idempotency';
 import { createOrderStore } from './db/orders';
 import { createOutboxStore } from './db/outbox';
+import { createPaymentQueries } from './db/payment-queries';
 import { createPaymentStore } from './db/payments';
 import { createOrderEvents } from './domain/orders';
 import { createPay } from './domain/pay';
+import { createRefund } from './domain/refund';
+import { createVoid } from './domain/void';
 import type { Clock, PaymentProvider } from './domain/ports';
 import { createReconcile } from './domain/reconcile';
 import { createSettle } from './domain/settle';
@@ -81,18 +84,15 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   await Promise.all(Object.values(stores).map((s) => s.init()));
 
   const provider = instrumentProvider(opts.provider ?? createProvider(config.provider), metrics);
+  const settleAfterMs = config.reconcile.afterMs;
   const settle = createSettle({ payments: stores.payments, provider, clock });
-  const pay = createPay({
-    orders: stores.orders,
-    payments: stores.payments,
-    settle,
-    clock,
-    settleAfterMs: config.reconcile.afterMs,
-  });
+  const pay = createPay({ orders: stores.orders, payments: stores.payments, settle, clock, settleAfterMs });
+  const refund = createRefund({ settle, clock, settleAfterMs });
+  const voidPayment = createVoid({ payments: stores.payments, settle, clock, settleAfterMs });
   registerListeners(
     {
       bus,
-      orders: createOrderEvents(stores.orders),
+      orders: createOrderEvents({ orders: stores.orders, payments: stores.payments, refund }),
       deadLetters: stores.deadLetters,
       limits: config.events,
       clock,
@@ -123,6 +123,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     metrics,
     clock,
     pay,
+    refund,
+    void: voidPayment,
+    payments: stores.payments,
+    queries: createPaymentQueries(db.connection, (id) => stores.payments.load(id)),
     idempotency: stores.idempotency,
     health: { mongo: db.isConnected, nats: bus.isConnected },
   });

@@ -16,6 +16,7 @@ const orderSchema = new Schema<OrderDoc>(
     amount: { type: Number, required: true },
     currency: { type: String, required: true },
     attempt: { type: Number, default: 0 },
+    paidBy: { type: String, default: null },
   },
   { collection: 'orders', versionKey: false },
 );
@@ -34,7 +35,7 @@ export function createOrderStore(conn: Connection) {
       const d = await findById<OrderDoc>(orders, new Types.ObjectId(id));
       if (!d) return null;
       const { _id, ...rest } = d;
-      return { ...rest, id: _id.toHexString(), attempt: d.attempt ?? 0 };
+      return { ...rest, id: _id.toHexString(), attempt: d.attempt ?? 0, paidBy: d.paidBy ?? null };
     },
     add: ({ id, ...rest }) => insert({ ...rest, _id: new Types.ObjectId(id) }),
     async cancel(id, version) {
@@ -42,6 +43,9 @@ export function createOrderStore(conn: Connection) {
     },
     async skipTo(id, attempt) {
       await update(new Types.ObjectId(id), { $max: { attempt } });
+    },
+    async paid(id, paymentId) {
+      await update(new Types.ObjectId(id), { $set: { paidBy: paymentId } });
     },
   };
   return store;

@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 import { findById, insertOnce, updateById } from './writes';
 
 /** The payment as it stands: a projection of its changes, kept up to date by _id. */
-interface PaymentDoc extends Omit<Payment, 'id' | 'orderId'> {
+export interface PaymentDoc extends Omit<Payment, 'id' | 'orderId'> {
   _id: Types.ObjectId;
   orderId: Types.ObjectId;
 }
@@ -16,17 +16,32 @@ interface ChangeDoc extends Omit<Change, 'paymentId'> {
   paymentId: Types.ObjectId;
 }
 
-const history = new Schema({ status: String, at: Date, reason: String }, { _id: false });
+const refundSchema = new Schema(
+  {
+    id: String,
+    amount: Number,
+    reason: String,
+    status: String,
+    providerId: String,
+    failureReason: String,
+    createdAt: Date,
+    updatedAt: Date,
+  },
+  { _id: false },
+);
+const history = new Schema({ status: String, at: Date, change: String, reason: String }, { _id: false });
 const paymentSchema = new Schema<PaymentDoc>(
   {
-    orderId: { type: Schema.Types.ObjectId, required: true, index: true },
-    userId: { type: String, required: true, index: true },
+    orderId: { type: Schema.Types.ObjectId, required: true },
+    userId: { type: String, required: true },
     amount: { type: Number, required: true },
     currency: { type: String, required: true },
     status: { type: String, enum: PAYMENT_STATUSES, required: true },
     version: { type: Number, required: true },
     chargeId: { type: String, default: null },
     failureReason: { type: String, default: null },
+    amountRefunded: { type: Number, default: 0 },
+    refunds: [refundSchema],
     source: { type: String, default: null },
     requestKey: { type: String, default: null },
     dueAt: { type: Date, default: null },
@@ -36,8 +51,13 @@ const paymentSchema = new Schema<PaymentDoc>(
   },
   { collection: 'payments', versionKey: false },
 );
-// The reconciler's question on MongoDB; FerretDB reads the collection to answer it (off the request path).
-paymentSchema.index({ status: 1, createdAt: 1 });
+// What MongoDB answers the lists and the reconciler from (FerretDB v1 reads the collection instead):
+// newest first, for everyone, for one user, in one status, and one order's payments.
+paymentSchema.index({ createdAt: -1, _id: -1 });
+paymentSchema.index({ userId: 1, createdAt: -1, _id: -1 });
+paymentSchema.index({ status: 1, createdAt: -1, _id: -1 });
+paymentSchema.index({ orderId: 1 });
+paymentSchema.index({ dueAt: 1 });
 
 const changeSchema = new Schema<ChangeDoc>(
   {
@@ -45,10 +65,15 @@ const changeSchema = new Schema<ChangeDoc>(
     paymentId: { type: Schema.Types.ObjectId, required: true },
     version: { type: Number, required: true },
     at: { type: Date, required: true },
+    kind: { type: String, required: true },
     status: { type: String, enum: PAYMENT_STATUSES, required: true },
+    reason: String,
     chargeId: String,
     failureReason: String,
-    events: [new Schema({ id: String, kind: String }, { _id: false })],
+    amountRefunded: Number,
+    refunds: { type: [refundSchema], default: undefined },
+    dueAt: { type: Date, default: null },
+    events: [new Schema({ id: String, kind: String, refundId: String }, { _id: false })],
   },
   { collection: 'payment_changes', versionKey: false },
 );
@@ -58,9 +83,15 @@ const changeKey = (paymentId: string, version: number) => `${paymentId}:${versio
 // How long the writer of a change has to queue its events and update the projection.
 const WRITER_GRACE_MS = 5000;
 
-function toPayment(d: PaymentDoc): Payment {
+export function toPayment(d: PaymentDoc): Payment {
   const { _id, orderId, ...rest } = d;
-  return { ...rest, id: _id.toHexString(), orderId: orderId.toHexString() };
+  return {
+    ...rest,
+    id: _id.toHexString(),
+    orderId: orderId.toHexString(),
+    amountRefunded: rest.amountRefunded ?? 0,
+    refunds: rest.refunds ?? [],
+  };
 }
 
 function toDoc(p: Payment): PaymentDoc {
@@ -70,7 +101,7 @@ function toDoc(p: Payment): PaymentDoc {
 
 function toChange(d: ChangeDoc): Change {
   const { _id, paymentId, ...rest } = d;
-  return { ...rest, paymentId: paymentId.toHexString() };
+  return { ...rest, paymentId: paymentId.toHexString(), dueAt: rest.dueAt ?? null };
 }
 
 /** What a recorded change sets off: its events are delivered, or stored to be (the outbox). */
@@ -99,8 +130,8 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
 
   // Everything but the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {
-    const { status, version, chargeId, failureReason, dueAt, history, updatedAt } = p;
-    const set = { status, version, chargeId, failureReason, dueAt, history, updatedAt };
+    const { status, version, chargeId, failureReason, amountRefunded, refunds, dueAt, history, updatedAt } = p;
+    const set = { status, version, chargeId, failureReason, amountRefunded, refunds, dueAt, history, updatedAt };
     await updatePayment(
       new Types.ObjectId(p.id),
       p.source === null ? { $set: set, $unset: { source: '' } } : { $set: set },
@@ -174,8 +205,12 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       return p;
     },
 
-    async pending(limit) {
-      const docs = await payments.find({ status: 'pending' }).sort({ createdAt: 1 }).limit(limit).toArray();
+    async unsettled(limit) {
+      const docs = await payments
+        .find({ dueAt: { $ne: null } })
+        .sort({ dueAt: 1 })
+        .limit(limit)
+        .toArray();
       return (docs as unknown as PaymentDoc[]).map(toPayment);
     },
 

@@ -54,10 +54,14 @@ export class IdempotencyMismatchError extends DomainError {
   readonly code = 'idempotency_key_reused';
 }
 
-/** Thrown when the provider refused the charge (card declined, token rejected). */
+/** Thrown when the provider refused the money to move: a card declined, a refund refused. */
 export class DeclinedError extends DomainError {
   override name = 'DeclinedError';
-  readonly code = 'card_declined';
+  constructor(message: string, field?: string, options?: { cause?: unknown; code?: string }) {
+    super(message, field, options);
+    this.code = options?.code ?? 'card_declined';
+  }
+  readonly code: string;
 }
 
 /** Thrown when the payment provider cannot be reached or fails; the payment stays pending. */

@@ -1,6 +1,8 @@
-import { OutOfOrderError } from './errors';
+import { OutOfOrderError, UpstreamUnavailableError } from './errors';
 import { toMinorUnits } from './money';
-import type { Orders } from './ports';
+import { paymentIdFor, refundable, type Payment } from './payment';
+import type { Order, Orders, Payments } from './ports';
+import type { RefundPayment } from './refund';
 
 export interface OrderCreated {
   id: string;
@@ -12,25 +14,71 @@ export interface OrderCreated {
   currency: string;
 }
 
-/** Keeps the local copy of orders that payments are checked against. Redelivery and duplicates change nothing. */
-export function createOrderEvents(orders: Orders) {
+/**
+ * Keeps the local copy of orders that payments are checked against, and answers
+ * for the money of an order cancelled after it was paid. Redelivery and
+ * duplicates change nothing.
+ */
+export function createOrderEvents(deps: { orders: Orders; payments: Payments; refund: RefundPayment }) {
+  const { orders, payments } = deps;
+
+  /** The order's payment that took its money, if one did: the first attempt that did not fail. */
+  async function paymentOf(order: Order): Promise<Payment | null> {
+    // One of ours that a payment:created named (ours from before payment ids were fixed by the order, too).
+    const named = order.paidBy === null ? null : await payments.load(order.paidBy);
+    if (named && named.status !== 'failed' && named.status !== 'voided') return named;
+    for (let attempt = order.attempt; ; attempt++) {
+      const p = await payments.load(paymentIdFor(order.id, attempt));
+      if (!p) return null;
+      if (p.status !== 'failed' && p.status !== 'voided') return p;
+    }
+  }
+
+  /** Refunds all of a payment that went through for an order that is cancelled: the ticket was released. */
+  async function refundIfPaid(order: Order): Promise<boolean> {
+    const p = await paymentOf(order);
+    if (!p) return false;
+    if (p.status === 'pending')
+      throw new OutOfOrderError(`Payment ${p.id} of cancelled order ${order.id} is not settled yet`);
+    const asked = p.refunds.some((r) => r.reason === 'order_cancelled' && r.status !== 'failed');
+    if (asked || refundable(p) === 0) return false;
+    try {
+      await deps.refund({ paymentId: p.id, reason: 'order_cancelled' });
+    } catch (err) {
+      // Asked for and set aside; the reconciler gets it through once the provider is back.
+      if (!(err instanceof UpstreamUnavailableError)) throw err;
+    }
+    return true;
+  }
+
   return {
     async created(e: OrderCreated): Promise<'inserted' | 'duplicate'> {
       const { amount, currency } = toMinorUnits(e.price, e.currency);
-      const order = { id: e.id, version: e.version, status: e.status, userId: e.userId, amount, currency, attempt: 0 };
-      return (await orders.add(order)) ? 'inserted' : 'duplicate';
+      const order = { id: e.id, version: e.version, status: e.status, userId: e.userId, amount, currency };
+      return (await orders.add({ ...order, attempt: 0, paidBy: null })) ? 'inserted' : 'duplicate';
     },
 
     /**
      * A cancel is final, whatever version it carries (the ticketing orders service sends
-     * version 0 when a user cancels). One for an order not seen yet waits for it.
+     * version 0 when a user cancels). One for an order not seen yet waits for it. An order
+     * cancelled after its payment went through is refunded in full.
      */
-    async cancelled(e: { id: string; version: number }): Promise<'cancelled' | 'duplicate'> {
+    async cancelled(e: { id: string; version: number }): Promise<'cancelled' | 'duplicate' | 'refunded_on_cancel'> {
       const order = await orders.get(e.id);
       if (!order) throw new OutOfOrderError(`Order ${e.id} not seen yet`);
-      if (order.status === 'cancelled') return 'duplicate';
-      await orders.cancel(e.id, e.version);
-      return 'cancelled';
+      const already = order.status === 'cancelled';
+      if (!already) await orders.cancel(e.id, e.version);
+      if (await refundIfPaid(order)) return 'refunded_on_cancel';
+      return already ? 'duplicate' : 'cancelled';
+    },
+
+    /** A payment went through for the order, here or in another payments service: no other may. */
+    async paid(e: { id: string; orderId: string }): Promise<'recorded' | 'duplicate'> {
+      const order = await orders.get(e.orderId);
+      if (!order) throw new OutOfOrderError(`Order ${e.orderId} not seen yet`);
+      if (order.paidBy !== null) return 'duplicate';
+      await orders.paid(order.id, e.id);
+      return 'recorded';
     },
   };
 }

@@ -34,6 +34,16 @@ export function createPay(deps: {
     if (order.status === 'cancelled') {
       throw new InvalidInputError('Cannot pay for a cancelled order', undefined, 'order_cancelled');
     }
+    if (order.paidBy !== null) {
+      // Paid, as a payment:created said: by another payments service, or by one of ours.
+      const holder = await payments.load(order.paidBy);
+      if (holder?.status !== 'failed' && holder?.status !== 'voided') {
+        if (holder && req.requestKey !== null && holder.requestKey === req.requestKey) {
+          return refuseIfFailed(await settle.settle(holder));
+        }
+        throw new ConflictError('The order already has a payment', 'order_already_paid');
+      }
+    }
     // Each attempt at the order is one payment id; a failed attempt is over and the next one is free.
     for (let attempt = order.attempt; ; attempt++) {
       const at = clock.now();
@@ -50,11 +60,11 @@ export function createPay(deps: {
       });
       if (await payments.start(payment)) {
         if (attempt > order.attempt) await orders.skipTo(order.id, attempt);
-        return refuseIfFailed(await settle.charge(payment));
+        return refuseIfFailed(await settle.settle(payment));
       }
       const held = await payments.load(payment.id);
       if (!held) throw new Error(`Payment ${payment.id} is taken but cannot be read`);
-      if (held.status === 'failed') continue;
+      if (held.status === 'failed' || held.status === 'voided') continue;
       if (req.requestKey !== null && held.requestKey === req.requestKey) {
         return refuseIfFailed(await settle.settle(held));
       }

@@ -1,24 +1,49 @@
 import { createHash } from 'node:crypto';
-import { ConflictError } from './errors';
+import { ConflictError, InvalidInputError } from './errors';
 
-export const PAYMENT_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export const PAYMENT_STATUSES = ['pending', 'succeeded', 'failed', 'partially_refunded', 'refunded', 'voided'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
-// The whole lifecycle: a payment is recorded pending before the provider is
-// called, and settles exactly once.
+// The whole lifecycle. A payment is recorded pending before the provider is
+// called and settles once; money comes back through refunds, in parts (a refund
+// asked for or refused leaves the status as it is); a payment that never
+// succeeded can be voided, and a void that finds a charge refunds it.
 const NEXT: Record<PaymentStatus, readonly PaymentStatus[]> = {
-  pending: ['succeeded', 'failed'],
-  succeeded: [],
+  pending: ['succeeded', 'failed', 'voided'],
+  succeeded: ['succeeded', 'partially_refunded', 'refunded'],
+  partially_refunded: ['partially_refunded', 'refunded'],
+  refunded: [],
   failed: [],
+  voided: ['voided'],
 };
 
 export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
   return NEXT[from].includes(to);
 }
 
+export const REFUND_REASONS = ['requested_by_customer', 'duplicate', 'fraudulent', 'order_cancelled'] as const;
+export type RefundReason = (typeof REFUND_REASONS)[number];
+
+export interface Refund {
+  id: string;
+  /** Minor units, of the payment's currency. */
+  amount: number;
+  reason: RefundReason;
+  status: 'pending' | 'succeeded' | 'failed';
+  /** The provider's refund, once there is one. */
+  providerId: string | null;
+  failureReason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ChangeKind = 'succeeded' | 'failed' | 'voided' | 'refund_requested' | 'refund_succeeded' | 'refund_failed';
+
 export interface HistoryEntry {
   status: PaymentStatus;
   at: Date;
+  /** What happened: one entry per change. */
+  change?: ChangeKind;
   reason?: string;
 }
 
@@ -35,11 +60,14 @@ export interface Payment {
   /** The provider's charge, once there is one. */
   chargeId: string | null;
   failureReason: string | null;
+  /** What has come back to the customer: the sum of the succeeded refunds. */
+  amountRefunded: number;
+  refunds: Refund[];
   /** The card token, kept only while the payment is pending so that its charge can be asked for again. */
   source: string | null;
   /** Identifies the request that started the payment (an Idempotency-Key), so that its retry can resume it. */
   requestKey: string | null;
-  /** While pending: from when the reconciler may settle it. */
+  /** While the payment or one of its refunds is pending: from when the reconciler may settle it. */
   dueAt: Date | null;
   history: HistoryEntry[];
   createdAt: Date;
@@ -50,18 +78,31 @@ export interface Payment {
 export interface PaymentEvent {
   /** Derived from the change, so that every copy of it carries the same id. */
   id: string;
-  kind: 'succeeded' | 'failed';
+  kind: 'succeeded' | 'failed' | 'refunded' | 'voided';
+  /** The refund it is about (refunded). */
+  refundId?: string;
 }
 
-/** One step of a payment's life: what a transition decided, recorded once under (paymentId, version). */
+/**
+ * One step of a payment's life: what a transition decided, recorded once under
+ * (paymentId, version). It carries what the payment becomes, so applying it is
+ * a merge and applying it twice is harmless.
+ */
 export interface Change {
   paymentId: string;
   /** The version this change creates: the payment's version + 1. */
   version: number;
   at: Date;
+  kind: ChangeKind;
   status: PaymentStatus;
+  reason?: string;
   chargeId?: string;
   failureReason?: string;
+  amountRefunded?: number;
+  /** The refunds after the change, when it touches them. */
+  refunds?: Refund[];
+  /** When the reconciler should look at the payment next; null when nothing is pending. */
+  dueAt: Date | null;
   events: PaymentEvent[];
 }
 
@@ -83,46 +124,186 @@ export function start(input: {
     version: 0,
     chargeId: null,
     failureReason: null,
+    amountRefunded: 0,
+    refunds: [],
     history: [{ status: 'pending', at }],
     createdAt: at,
     updatedAt: at,
   };
 }
 
-function change(p: Payment, to: PaymentStatus, at: Date, fields: Pick<Change, 'chargeId' | 'failureReason'>): Change {
-  if (!canTransition(p.status, to)) {
-    throw new ConflictError(`A ${p.status} payment cannot become ${to}`, 'illegal_transition');
+type Fields = Omit<Change, 'paymentId' | 'version' | 'at' | 'kind' | 'status' | 'events' | 'dueAt'>;
+
+// What each change may start from: a charge settles once, refunds follow it.
+const FROM: Record<ChangeKind, readonly PaymentStatus[]> = {
+  succeeded: ['pending'],
+  failed: ['pending'],
+  voided: ['pending'],
+  refund_requested: ['succeeded', 'partially_refunded'],
+  refund_succeeded: ['succeeded', 'partially_refunded', 'voided'],
+  refund_failed: ['succeeded', 'partially_refunded', 'voided'],
+};
+
+function change(
+  p: Payment,
+  kind: ChangeKind,
+  to: PaymentStatus,
+  at: Date,
+  dueAt: Date | null,
+  fields: Fields,
+  events: Omit<PaymentEvent, 'id'>[],
+): Change {
+  if (!FROM[kind].includes(p.status) || !canTransition(p.status, to)) {
+    throw new ConflictError(`A ${p.status} payment cannot become ${to} (${kind})`, 'illegal_transition');
   }
   const version = p.version + 1;
-  const kind = to === 'succeeded' ? 'succeeded' : 'failed';
-  return { paymentId: p.id, version, at, status: to, ...fields, events: [{ id: eventId(p.id, version, 0), kind }] };
+  return {
+    paymentId: p.id,
+    version,
+    at,
+    kind,
+    status: to,
+    ...fields,
+    dueAt,
+    events: events.map((e, i) => ({ ...e, id: eventId(p.id, version, i) })),
+  };
+}
+
+const pendingRefunds = (refunds: Refund[]) => refunds.filter((r) => r.status === 'pending');
+
+/** What can still be refunded: the amount, less what came back and what is on its way back. */
+export function refundable(p: Payment): number {
+  return p.amount - p.amountRefunded - pendingRefunds(p.refunds).reduce((sum, r) => sum + r.amount, 0);
 }
 
 /** The provider charged the card. */
 export function succeed(p: Payment, chargeId: string, at: Date): Change {
-  return change(p, 'succeeded', at, { chargeId });
+  return change(p, 'succeeded', 'succeeded', at, null, { chargeId }, [{ kind: 'succeeded' }]);
 }
 
 /** The provider refused the charge, or it was never made; the order may be paid again. */
 export function fail(p: Payment, reason: string, at: Date): Change {
-  return change(p, 'failed', at, { failureReason: reason });
+  return change(p, 'failed', 'failed', at, null, { failureReason: reason, reason }, [{ kind: 'failed' }]);
+}
+
+/**
+ * A void of a payment that never succeeded. `chargeId` is the charge the provider
+ * turned out to have made after all: it is refunded in full by the refund this
+ * change requests, so that no charge remains.
+ */
+export function markVoided(
+  p: Payment,
+  at: Date,
+  found: { chargeId: string; refundId: string; dueAt: Date } | null,
+): Change {
+  assertVoidable(p);
+  if (!found) return change(p, 'voided', 'voided', at, null, { reason: 'voided' }, [{ kind: 'voided' }]);
+  const refund = newRefund(found.refundId, p.amount, 'requested_by_customer', at);
+  return change(
+    p,
+    'voided',
+    'voided',
+    at,
+    found.dueAt,
+    { chargeId: found.chargeId, refunds: [...p.refunds, refund], reason: 'voided; the charge is refunded' },
+    [{ kind: 'voided' }],
+  );
+}
+
+/** Only a pending payment can be voided: a succeeded one is refunded instead. */
+export function assertVoidable(p: Payment): void {
+  if (p.status === 'succeeded' || p.status === 'partially_refunded' || p.status === 'refunded') {
+    throw new ConflictError('A succeeded payment is refunded, not voided', 'use_refund');
+  }
+  if (p.status !== 'pending') throw new ConflictError(`A ${p.status} payment cannot be voided`, 'payment_not_voidable');
+}
+
+function newRefund(id: string, amount: number, reason: RefundReason, at: Date): Refund {
+  return { id, amount, reason, status: 'pending', providerId: null, failureReason: null, createdAt: at, updatedAt: at };
+}
+
+/**
+ * Sets money aside for a refund, in the same decision as the check that it is
+ * there: no amount refunds what remains, and the refunds of a payment never add
+ * up to more than was charged, whatever runs at the same time.
+ */
+export function requestRefund(
+  p: Payment,
+  input: { refundId: string; amount?: number; reason: RefundReason; at: Date; dueAt: Date },
+): Change {
+  if (p.status !== 'succeeded' && p.status !== 'partially_refunded') {
+    throw new ConflictError(`A ${p.status} payment cannot be refunded`, 'payment_not_refundable');
+  }
+  const remaining = refundable(p);
+  const amount = input.amount ?? remaining;
+  if (!Number.isSafeInteger(amount) || amount <= 0) {
+    if (input.amount === undefined) {
+      throw new ConflictError('Nothing is left to refund on this payment', 'refund_exceeds_remaining');
+    }
+    throw new InvalidInputError('amount must be a whole number of minor units above 0', 'amount');
+  }
+  if (amount > remaining) {
+    throw new ConflictError(
+      `A refund of ${amount} is more than the ${remaining} that can still be refunded`,
+      'refund_exceeds_remaining',
+    );
+  }
+  const refunds = [...p.refunds, newRefund(input.refundId, amount, input.reason, input.at)];
+  return change(p, 'refund_requested', p.status, input.at, input.dueAt, { refunds, reason: input.reason }, []);
+}
+
+function settleRefund(p: Payment, refundId: string): { refund: Refund; others: Refund[] } {
+  const refund = p.refunds.find((r) => r.id === refundId);
+  if (!refund) throw new ConflictError(`No refund ${refundId} on payment ${p.id}`, 'refund_not_found');
+  if (refund.status !== 'pending') {
+    throw new ConflictError(`Refund ${refundId} is already ${refund.status}`, 'illegal_transition');
+  }
+  return { refund, others: p.refunds.filter((r) => r.id !== refundId) };
+}
+
+// The reconciler comes back while other refunds of the payment are pending.
+const nextDue = (refunds: Refund[], p: Payment) => (pendingRefunds(refunds).length > 0 ? p.dueAt : null);
+
+/** The provider refunded the money. */
+export function refundSucceeded(p: Payment, refundId: string, providerId: string, at: Date): Change {
+  const { refund, others } = settleRefund(p, refundId);
+  const done: Refund = { ...refund, status: 'succeeded', providerId, updatedAt: at };
+  const refunds = p.refunds.map((r) => (r.id === refundId ? done : r));
+  const amountRefunded = p.amountRefunded + refund.amount;
+  const to = p.status === 'voided' ? 'voided' : amountRefunded === p.amount ? 'refunded' : 'partially_refunded';
+  const reason = `refund ${refundId} of ${refund.amount}`;
+  return change(p, 'refund_succeeded', to, at, nextDue(others, p), { refunds, amountRefunded, reason }, [
+    { kind: 'refunded', refundId },
+  ]);
+}
+
+/** The provider refused the refund: its amount can be refunded again. */
+export function refundFailed(p: Payment, refundId: string, failureReason: string, at: Date): Change {
+  const { refund, others } = settleRefund(p, refundId);
+  const failed: Refund = { ...refund, status: 'failed', failureReason, updatedAt: at };
+  const refunds = p.refunds.map((r) => (r.id === refundId ? failed : r));
+  return change(p, 'refund_failed', p.status, at, nextDue(others, p), { refunds, reason: failureReason }, []);
 }
 
 /** The payment after a change: what the projection stores and what the next transition starts from. */
 export function apply(p: Payment, c: Change): Payment {
-  const settled = c.status !== 'pending';
+  const entry: HistoryEntry = { status: c.status, at: c.at, change: c.kind, ...(c.reason ? { reason: c.reason } : {}) };
   return {
     ...p,
     status: c.status,
     version: c.version,
     chargeId: c.chargeId ?? p.chargeId,
     failureReason: c.failureReason ?? p.failureReason,
-    source: settled ? null : p.source,
-    dueAt: settled ? null : p.dueAt,
-    history: [...p.history, { status: c.status, at: c.at, ...(c.failureReason ? { reason: c.failureReason } : {}) }],
+    amountRefunded: c.amountRefunded ?? p.amountRefunded,
+    refunds: c.refunds ?? p.refunds,
+    source: c.status === 'pending' ? p.source : null,
+    dueAt: c.dueAt,
+    history: [...p.history, entry],
     updatedAt: c.at,
   };
 }
+
+const hexId = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
 /**
  * The payment for an order's n-th attempt has a fixed id, so that starting it is
@@ -130,7 +311,12 @@ export function apply(p: Payment, c: Change): Payment {
  * It is shaped as an ObjectId because the ticketing contract says payment ids are.
  */
 export function paymentIdFor(orderId: string, attempt: number): string {
-  return createHash('sha256').update(`payment:${orderId}:${attempt}`).digest('hex').slice(0, 24);
+  return hexId(`payment:${orderId}:${attempt}`);
+}
+
+/** A refund's id is fixed by the change that asked for it. */
+export function refundIdFor(paymentId: string, version: number): string {
+  return hexId(`refund:${paymentId}:${version}`);
 }
 
 /** One id per change and event, UUID-shaped: a change recorded twice still yields one event id. */

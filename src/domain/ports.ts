@@ -16,6 +16,8 @@ export interface Order {
   currency: string;
   /** The attempt a new payment for the order starts from: failed attempts before it are over. */
   attempt: number;
+  /** A payment that paid the order, as another payments service told (payment:created). */
+  paidBy: string | null;
 }
 
 export interface Orders {
@@ -26,6 +28,8 @@ export interface Orders {
   cancel(id: string, version: number): Promise<void>;
   /** Remembers that attempts before `attempt` are over, so that the next payment starts there. */
   skipTo(id: string, attempt: number): Promise<void>;
+  /** Remembers a payment that paid the order. */
+  paid(id: string, paymentId: string): Promise<void>;
 }
 
 export interface Payments {
@@ -38,9 +42,9 @@ export interface Payments {
   record(change: Change, after: Payment): Promise<boolean>;
   /** The payment with every recorded change, also those not yet applied to its stored copy. */
   load(id: string): Promise<Payment | null>;
-  /** Pending payments, oldest first: the reconciler settles those whose dueAt has passed. */
-  pending(limit: number): Promise<Payment[]>;
-  /** Leaves a pending payment until `dueAt` (after a failed attempt to settle it). */
+  /** Payments with something pending (the charge, a refund), soonest due first: the reconciler's work. */
+  unsettled(limit: number): Promise<Payment[]>;
+  /** Leaves an unsettled payment until `dueAt` (after a failed attempt to settle it). */
   postpone(id: string, dueAt: Date): Promise<void>;
 }
 
@@ -51,6 +55,21 @@ export interface ChargeRequest {
   idempotencyKey: string;
   description: string;
   metadata: Record<string, string>;
+}
+
+export interface RefundRequest {
+  chargeId: string;
+  amount: number;
+  currency: string;
+  idempotencyKey: string;
+  metadata: Record<string, string>;
+}
+
+export interface RefundOutcome {
+  refundId: string;
+  /** `pending`: the provider has not finished it yet (ask again later). */
+  status: 'succeeded' | 'pending' | 'failed';
+  failureReason?: string;
 }
 
 export interface FoundCharge {
@@ -68,4 +87,10 @@ export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<{ chargeId: string }>;
   /** Finds the charge made for a payment by its metadata, for payments older than the provider keeps keys. */
   findCharge(paymentId: string): Promise<FoundCharge | null>;
+  /**
+   * Refunds (part of) a charge; asking again under the same key reaches the same refund and
+   * says where it stands now. Throws InvalidInputError when the provider refuses it, and
+   * UpstreamUnavailableError when the outcome is unknown.
+   */
+  refund(request: RefundRequest): Promise<RefundOutcome>;
 }

@@ -1,29 +1,62 @@
 import { DeclinedError, InvalidInputError, NotFoundError, UpstreamUnavailableError } from './errors';
-import { apply, fail, succeed, type Change, type Payment } from './payment';
+import { apply, fail, refundFailed, refundSucceeded, succeed, type Change, type Payment } from './payment';
 import type { Clock, Payments, PaymentProvider } from './ports';
 
 // Stripe keeps idempotency keys at least 24 hours; past this, asking for the charge again is no longer safe.
 export const IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
 
+/** What the provider says of a payment's charge. */
+export type ChargeAnswer = { chargeId: string } | { refused: string; error?: Error };
+
 /**
- * Settles pending payments with the provider: the request that started one, the
- * reconciler and a retried request all come here, and all ask under the same key.
+ * Moves money with the provider and records what it answers. The request that
+ * started a payment, the reconciler, a retried request, a void and a refund all
+ * come here, and all ask under keys derived from what they are about, so that
+ * asking twice reaches the same charge or refund.
  */
 export function createSettle(deps: { payments: Payments; provider: PaymentProvider; clock: Clock }) {
   const { payments, provider, clock } = deps;
+
+  async function load(id: string): Promise<Payment> {
+    const p = await payments.load(id);
+    if (!p) throw new NotFoundError('Payment not found');
+    return p;
+  }
 
   /** Records the change; when another writer recorded that version first, its decision is the answer. */
   async function commit(p: Payment, change: Change): Promise<Payment> {
     const after = apply(p, change);
     if (await payments.record(change, after)) return after;
-    const current = await payments.load(p.id);
-    if (!current) throw new NotFoundError('Payment not found');
-    return current;
+    return load(p.id);
   }
 
-  /** Asks the provider for the payment's charge under a key derived from the payment, so a retry reaches the same charge. */
-  async function charge(p: Payment): Promise<Payment> {
-    if (p.source === null) return commit(p, fail(p, 'The card token is gone', clock.now()));
+  /**
+   * Decides on the payment as it stands and records that; when another change got in
+   * first, decides again on what it became. `decide` answers null when nothing is left to do.
+   */
+  async function commitOn(id: string, decide: (p: Payment) => Change | null): Promise<Payment> {
+    for (;;) {
+      const p = await load(id);
+      const change = decide(p);
+      if (!change) return p;
+      const after = apply(p, change);
+      if (await payments.record(change, after)) return after;
+    }
+  }
+
+  /**
+   * Asks the provider about a pending payment's charge under the payment's own key; for a
+   * payment older than the provider keeps keys, looks its charge up instead of asking again.
+   */
+  async function ask(p: Payment): Promise<ChargeAnswer> {
+    if (clock.now().getTime() - p.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
+      const found = await provider.findCharge(p.id);
+      if (!found) return { refused: 'No charge was made for this payment' };
+      if (found.status === 'succeeded') return { chargeId: found.chargeId };
+      if (found.status === 'failed') return { refused: found.failureReason ?? 'The card was declined' };
+      throw new UpstreamUnavailableError(`Charge ${found.chargeId} is still pending at the provider`);
+    }
+    if (p.source === null) return { refused: 'The card token is gone' };
     try {
       const { chargeId } = await provider.charge({
         amount: p.amount,
@@ -33,32 +66,55 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
         description: `Order ${p.orderId}`,
         metadata: { paymentId: p.id, orderId: p.orderId },
       });
-      return await commit(p, succeed(p, chargeId, clock.now()));
+      return { chargeId };
     } catch (err) {
-      if (!(err instanceof DeclinedError || err instanceof InvalidInputError)) throw err;
-      const settled = await commit(p, fail(p, err.message, clock.now()));
-      if (settled.status === 'failed') throw err;
-      return settled;
+      if (err instanceof DeclinedError || err instanceof InvalidInputError) return { refused: err.message, error: err };
+      throw err;
     }
   }
 
-  /** For payments older than the provider keeps keys: their charge is looked up, never asked for again. */
-  async function lookUp(p: Payment): Promise<Payment> {
-    const found = await provider.findCharge(p.id);
-    if (!found) return commit(p, fail(p, 'No charge was made for this payment', clock.now()));
-    if (found.status === 'succeeded') return commit(p, succeed(p, found.chargeId, clock.now()));
-    if (found.status === 'failed')
-      return commit(p, fail(p, found.failureReason ?? 'The card was declined', clock.now()));
-    throw new UpstreamUnavailableError(`Charge ${found.chargeId} is still pending at the provider`);
-  }
-
   return {
-    charge,
-    /** Settles a pending payment however old it is; a settled one is returned as it is. */
+    commitOn,
+    ask,
+
+    /** Settles a pending payment; a settled one is returned as it is. Throws the provider's refusal. */
     async settle(p: Payment): Promise<Payment> {
       if (p.status !== 'pending') return p;
-      const age = clock.now().getTime() - p.createdAt.getTime();
-      return age > IDEMPOTENCY_WINDOW_MS ? lookUp(p) : charge(p);
+      const answer = await ask(p);
+      if ('chargeId' in answer) return commit(p, succeed(p, answer.chargeId, clock.now()));
+      const settled = await commit(p, fail(p, answer.refused, clock.now()));
+      if (settled.status === 'failed' && answer.error) throw answer.error;
+      return settled;
+    },
+
+    /** Asks the provider for a pending refund under a key derived from the refund, and records the answer. */
+    async refund(p: Payment, refundId: string): Promise<Payment> {
+      const refund = p.refunds.find((r) => r.id === refundId);
+      if (!refund || refund.status !== 'pending') return p;
+      if (p.chargeId === null) throw new Error(`Payment ${p.id} has a refund but no charge`);
+      const stillPending = (q: Payment) => q.refunds.some((r) => r.id === refundId && r.status === 'pending');
+      let answer;
+      try {
+        answer = await provider.refund({
+          chargeId: p.chargeId,
+          amount: refund.amount,
+          currency: p.currency,
+          idempotencyKey: `refund-${refundId}`,
+          metadata: { paymentId: p.id, orderId: p.orderId, refundId, reason: refund.reason },
+        });
+      } catch (err) {
+        if (!(err instanceof InvalidInputError || err instanceof DeclinedError)) throw err;
+        answer = { refundId: '', status: 'failed' as const, failureReason: err.message };
+      }
+      if (answer.status === 'pending')
+        throw new UpstreamUnavailableError('The refund is still pending at the provider');
+      const { refundId: providerId, failureReason } = answer;
+      if (answer.status === 'succeeded') {
+        return commitOn(p.id, (q) => (stillPending(q) ? refundSucceeded(q, refundId, providerId, clock.now()) : null));
+      }
+      const reason = failureReason ?? 'The provider refused the refund';
+      await commitOn(p.id, (q) => (stillPending(q) ? refundFailed(q, refundId, reason, clock.now()) : null));
+      throw new DeclinedError(reason, undefined, { code: 'refund_declined' });
     },
   };
 }

@@ -6,7 +6,13 @@ import type { Clock } from '../domain/ports';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Bus, InboundMessage, Verdict } from './bus';
-import { orderCancelledSchema, orderCreatedSchema, Subjects, type Subject } from './subjects';
+import {
+  orderCancelledSchema,
+  orderCreatedSchema,
+  paymentCreatedConsumedSchema,
+  Subjects,
+  type Subject,
+} from './subjects';
 
 // The events door's table, beside http/errors.ts: what a handler's error means for its message.
 // Anything else (the database away, a bug) is retried too, within the same bounds.
@@ -79,7 +85,9 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
     let outcome: string;
     try {
       const handled = await handle(parse(schema, msg.data));
-      log.info({ ...where, outcome: handled }, 'event handled');
+      if (handled === 'refunded_on_cancel') {
+        log.warn({ ...where, outcome: handled }, 'order cancelled after its payment went through: refunded in full');
+      } else log.info({ ...where, outcome: handled }, 'event handled');
       count(handled);
       return { kind: 'ack' };
     } catch (err) {
@@ -109,4 +117,5 @@ export function registerListeners(deps: ListenerDeps, defaultCurrency: string): 
     deps.orders.created({ ...e, price: e.ticket.price, currency: e.currency ?? defaultCurrency }),
   );
   listen(deps, Subjects.OrderCancelled, orderCancelledSchema, (e) => deps.orders.cancelled(e));
+  listen(deps, Subjects.PaymentCreated, paymentCreatedConsumedSchema, (e) => deps.orders.paid(e));
 }

@@ -1,30 +1,54 @@
 import type { OutboxMessage } from '../db/outbox';
 import type { Payment, PaymentEvent } from '../domain/payment';
-import { Subjects, type PaymentCreatedEvent, type PaymentFailedEvent } from './subjects';
+import {
+  Subjects,
+  type PaymentCreatedEvent,
+  type PaymentFailedEvent,
+  type PaymentRefundedEvent,
+  type PaymentVoidedEvent,
+} from './subjects';
 
-/** The bus messages a payment's events become: the one place where domain events meet subjects. */
-export function messagesFor(p: Payment, events: PaymentEvent[]): OutboxMessage[] {
-  return events.map((e) => {
-    const message = { id: e.id, destination: 'bus', key: p.orderId };
-    if (e.kind === 'succeeded') {
+type Wire = Pick<OutboxMessage, 'subject' | 'payload'>;
+
+function wire(p: Payment, e: PaymentEvent): Wire {
+  const about = { eventId: e.id, orderId: p.orderId, userId: p.userId };
+  switch (e.kind) {
+    case 'succeeded': {
       const payload: PaymentCreatedEvent = {
-        eventId: e.id,
+        ...about,
         id: p.id,
-        orderId: p.orderId,
         stripeId: p.chargeId ?? '',
-        userId: p.userId,
         amount: p.amount,
         currency: p.currency,
       };
-      return { ...message, subject: Subjects.PaymentCreated, payload };
+      return { subject: Subjects.PaymentCreated, payload };
     }
-    const payload: PaymentFailedEvent = {
-      eventId: e.id,
-      id: p.id,
-      orderId: p.orderId,
-      userId: p.userId,
-      reason: p.failureReason ?? 'The payment failed',
-    };
-    return { ...message, subject: Subjects.PaymentFailed, payload };
-  });
+    case 'failed': {
+      const payload: PaymentFailedEvent = { ...about, id: p.id, reason: p.failureReason ?? 'The payment failed' };
+      return { subject: Subjects.PaymentFailed, payload };
+    }
+    case 'refunded': {
+      const refund = p.refunds.find((r) => r.id === e.refundId);
+      if (!refund) throw new Error(`Event ${e.id} names refund ${e.refundId}, which payment ${p.id} does not have`);
+      const payload: PaymentRefundedEvent = {
+        ...about,
+        id: refund.id,
+        paymentId: p.id,
+        amount: refund.amount,
+        amountRefunded: p.amountRefunded,
+        currency: p.currency,
+        reason: refund.reason,
+      };
+      return { subject: Subjects.PaymentRefunded, payload };
+    }
+    case 'voided': {
+      const payload: PaymentVoidedEvent = { ...about, id: p.id, amount: p.amount, currency: p.currency };
+      return { subject: Subjects.PaymentVoided, payload };
+    }
+  }
+}
+
+/** The bus messages a payment's events become: the one place where domain events meet subjects. */
+export function messagesFor(p: Payment, events: PaymentEvent[]): OutboxMessage[] {
+  return events.map((e) => ({ id: e.id, destination: 'bus', key: p.orderId, ...wire(p, e) }));
 }

@@ -9,6 +9,8 @@ export const Subjects = {
   OrderCancelled: 'order:cancelled',
   PaymentCreated: 'payment:created',
   PaymentFailed: 'payment:failed',
+  PaymentRefunded: 'payment:refunded',
+  PaymentVoided: 'payment:voided',
 } as const;
 export type Subject = (typeof Subjects)[keyof typeof Subjects];
 
@@ -56,12 +58,41 @@ export const paymentFailedSchema = z.object({
 });
 export type PaymentFailedEvent = z.infer<typeof paymentFailedSchema>;
 
+export const paymentRefundedSchema = z.object({
+  eventId: z.string(),
+  id: z.string().describe('The refund'),
+  paymentId: objectId,
+  orderId: objectId,
+  userId: z.string(),
+  amount: z.number().int().describe('Minor units: this refund'),
+  amountRefunded: z.number().int().describe('Minor units: every succeeded refund of the payment, this one included'),
+  currency: z.string().regex(/^[a-z]{3}$/),
+  reason: z.enum(['requested_by_customer', 'duplicate', 'fraudulent', 'order_cancelled']),
+});
+export type PaymentRefundedEvent = z.infer<typeof paymentRefundedSchema>;
+
+export const paymentVoidedSchema = z.object({
+  eventId: z.string(),
+  id: objectId,
+  orderId: objectId,
+  userId: z.string(),
+  amount: z.number().int().describe('Minor units'),
+  currency: z.string().regex(/^[a-z]{3}$/),
+});
+export type PaymentVoidedEvent = z.infer<typeof paymentVoidedSchema>;
+
+/** payment:created as any payments service of the cluster publishes it: only what marks an order paid is read. */
+export const paymentCreatedConsumedSchema = z.looseObject({ id: z.string().min(1), orderId: objectId });
+
 export const consumed = {
   [Subjects.OrderCreated]: orderCreatedSchema,
   [Subjects.OrderCancelled]: orderCancelledSchema,
+  [Subjects.PaymentCreated]: paymentCreatedConsumedSchema,
 };
 
 export const published = {
   [Subjects.PaymentCreated]: paymentCreatedSchema,
   [Subjects.PaymentFailed]: paymentFailedSchema,
+  [Subjects.PaymentRefunded]: paymentRefundedSchema,
+  [Subjects.PaymentVoided]: paymentVoidedSchema,
 };

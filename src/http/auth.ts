@@ -7,9 +7,11 @@ export interface CurrentUser {
   id: string;
   email: string;
   role?: string;
+  /** The JWT says role "admin", or the id is one of ADMIN_USER_IDS (the ticketing auth service issues no role). */
+  admin: boolean;
 }
 
-function fromToken(token: string, key: KeyObject): CurrentUser | undefined {
+function fromToken(token: string, key: KeyObject): Omit<CurrentUser, 'admin'> | undefined {
   try {
     // Pinning the algorithm refuses `alg: none` and tokens signed any other way.
     const payload = jwt.verify(token, key, { algorithms: ['HS256'] });
@@ -27,7 +29,7 @@ function fromToken(token: string, key: KeyObject): CurrentUser | undefined {
 }
 
 /** Reads the session cookie's JWT, or a Bearer token, into `req.currentUser`. */
-export function authenticate(jwtKey: string): RequestHandler {
+export function authenticate(jwtKey: string, adminUserIds: ReadonlySet<string>): RequestHandler {
   // Given a string, jsonwebtoken first tries it as a public key, which throws, on every request.
   const key = createSecretKey(Buffer.from(jwtKey, 'utf8'));
   return (req, _res, next) => {
@@ -36,12 +38,18 @@ export function authenticate(jwtKey: string): RequestHandler {
     const sessionJwt = (req.session as { jwt?: unknown } | null | undefined)?.jwt;
     const token = typeof sessionJwt === 'string' ? sessionJwt : bearer;
     const user = token ? fromToken(token, key) : undefined;
-    if (user) req.currentUser = user;
+    if (user) req.currentUser = { ...user, admin: user.role === 'admin' || adminUserIds.has(user.id) };
     next();
   };
 }
 
 export const requireAuth: RequestHandler = (req, _res, next) => {
   if (!req.currentUser) throw new NotAuthorizedError('Not authorized');
+  next();
+};
+
+/** Admins only; anyone else gets the same 401 as a caller without a session. */
+export const requireAdmin: RequestHandler = (req, _res, next) => {
+  if (!req.currentUser?.admin) throw new NotAuthorizedError('Not authorized');
   next();
 };

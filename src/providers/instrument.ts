@@ -18,5 +18,6 @@ export function instrumentProvider(provider: PaymentProvider, metrics: Metrics):
   return {
     charge: (req) => timed('charge', () => provider.charge(req)),
     findCharge: (paymentId) => timed('find_charge', () => provider.findCharge(paymentId)),
+    refund: (req) => timed('refund', () => provider.refund(req)),
   };
 }

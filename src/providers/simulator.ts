@@ -4,9 +4,9 @@ import type { PaymentProvider } from '../domain/ports';
 
 /**
  * A deterministic provider for demos without a Stripe account: `tok_visa`
- * succeeds, `tok_chargeDeclined` is declined. The charge id is derived from the
- * idempotency key, so a retry reaches the same charge, as with Stripe. It
- * keeps nothing, so it finds no old charge.
+ * succeeds, `tok_chargeDeclined` is declined, every refund succeeds. Ids are
+ * derived from the idempotency keys, so a retry reaches the same charge or
+ * refund, as with Stripe. It keeps nothing, so it finds no old charge.
  */
 export function createSimulatorProvider(): PaymentProvider {
   return {
@@ -20,6 +20,10 @@ export function createSimulatorProvider(): PaymentProvider {
     },
     async findCharge() {
       return null;
+    },
+    async refund(req) {
+      const digest = createHash('sha256').update(req.idempotencyKey).digest('hex').slice(0, 24);
+      return { refundId: `re_sim_${digest}`, status: 'succeeded' };
     },
   };
 }

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { DeclinedError, InvalidInputError, UpstreamUnavailableError } from '../domain/errors';
-import type { ChargeRequest, FoundCharge, PaymentProvider } from '../domain/ports';
+import type { ChargeRequest, FoundCharge, PaymentProvider, RefundOutcome } from '../domain/ports';
 
 export interface StripeOptions {
   key: string;
@@ -39,6 +39,31 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
           throw new DeclinedError(charge.failure_message ?? 'The card was declined');
         }
         return { chargeId: charge.id };
+      } catch (err) {
+        throw toDomainError(err);
+      }
+    },
+
+    async refund(req) {
+      try {
+        // Only what every Stripe-compatible server takes: the reason goes in the metadata (localstripe refuses it).
+        let refund = await stripe.refunds.create(
+          { charge: req.chargeId, amount: req.amount, metadata: req.metadata },
+          { idempotencyKey: req.idempotencyKey },
+        );
+        // A repeat under the same key answers what the first request got; where that was pending, look again.
+        if (refund.status === 'pending') refund = await stripe.refunds.retrieve(refund.id);
+        const status: RefundOutcome['status'] =
+          refund.status === 'succeeded'
+            ? 'succeeded'
+            : refund.status === 'failed' || refund.status === 'canceled'
+              ? 'failed'
+              : 'pending';
+        return {
+          refundId: refund.id,
+          status,
+          ...(refund.failure_reason ? { failureReason: refund.failure_reason } : {}),
+        };
       } catch (err) {
         throw toDomainError(err);
       }

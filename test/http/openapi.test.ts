@@ -3,7 +3,7 @@ import Ajv from 'ajv';
 import type { OpenAPIV3 } from 'openapi-types';
 import request, { type Response } from 'supertest';
 import { openApiDocument } from '../../src/http/openapi';
-import { orderCreatedSchema, orderCancelledSchema, Subjects } from '../../src/events/subjects';
+import { consumed, published, Subjects } from '../../src/events/subjects';
 import { createOrder, newId, newUser, sessionCookie, uniqueName, useStack } from '../support/harness';
 
 let api: OpenAPIV3.Document;
@@ -86,11 +86,15 @@ describe('the OpenAPI document', () => {
 
   test('describes every event subject, with examples the contract accepts', () => {
     const events = openApiDocument['x-events'];
-    expect([...Object.keys(events.consumed), ...Object.keys(events.published)].sort()).toEqual(
+    expect([...new Set([...Object.keys(events.consumed), ...Object.keys(events.published)])].sort()).toEqual(
       Object.values(Subjects).sort(),
     );
-    expect(orderCreatedSchema.safeParse(events.consumed[Subjects.OrderCreated].example).success).toBe(true);
-    expect(orderCancelledSchema.safeParse(events.consumed[Subjects.OrderCancelled].example).success).toBe(true);
+    for (const [subject, event] of Object.entries(events.consumed)) {
+      expect(consumed[subject as keyof typeof consumed].safeParse(event.example).success).toBe(true);
+    }
+    for (const [subject, event] of Object.entries(events.published)) {
+      expect(published[subject as keyof typeof published].safeParse(event.example).success).toBe(true);
+    }
     for (const event of [...Object.values(events.consumed), ...Object.values(events.published)]) {
       expect(schemaErrors(event.payload, event.example)).toEqual([]);
     }
@@ -173,6 +177,76 @@ describe('real answers match the document', () => {
     const again = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
     expect(again.status).toBe(409);
     expectDocumented(again, '/api/payments', 'post');
+  });
+
+  test('reads, refunds and voids, with their errors', async () => {
+    const user = newUser();
+    const admin = sessionCookie(newUser('admin'));
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 30 });
+    const paid = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: order.id });
+    const id = paid.body.id as string;
+    const app = () => request(stack.service.app);
+    const check = async (res: Response, path: string, method: (typeof METHODS)[number], status: number) => {
+      expect({ path, method, status: res.status }).toEqual({ path, method, status });
+      expectDocumented(res, path, method);
+    };
+    await check(await app().get('/api/payments').set('Cookie', sessionCookie(user)), '/api/payments', 'get', 200);
+    await check(await app().get('/api/payments?limit=0').set('Cookie', admin), '/api/payments', 'get', 400);
+    await check(await app().get('/api/payments'), '/api/payments', 'get', 401);
+    await check(await app().get(`/api/payments/${id}`).set('Cookie', admin), '/api/payments/{id}', 'get', 200);
+    await check(await app().get(`/api/payments/${newId()}`).set('Cookie', admin), '/api/payments/{id}', 'get', 404);
+    await check(await app().get('/api/payments/x').set('Cookie', admin), '/api/payments/{id}', 'get', 400);
+    await check(
+      await app().get(`/api/payments/${id}`).set('Cookie', sessionCookie(newUser())),
+      '/api/payments/{id}',
+      'get',
+      401,
+    );
+    const refunds = '/api/payments/{id}/refunds';
+    await check(
+      await app().post(`/api/payments/${id}/refunds`).set('Cookie', admin).send({ amount: 1000 }),
+      refunds,
+      'post',
+      201,
+    );
+    await check(
+      await app().post(`/api/payments/${id}/refunds`).set('Cookie', admin).send({ amount: 0 }),
+      refunds,
+      'post',
+      400,
+    );
+    await check(
+      await app().post(`/api/payments/${id}/refunds`).set('Cookie', sessionCookie(user)).send({}),
+      refunds,
+      'post',
+      401,
+    );
+    await check(
+      await app().post(`/api/payments/${id}/refunds`).set('Cookie', admin).send({ amount: 9999 }),
+      refunds,
+      'post',
+      409,
+    );
+    await check(
+      await app().post(`/api/payments/${newId()}/refunds`).set('Cookie', admin).send({}),
+      refunds,
+      'post',
+      404,
+    );
+    await check(await app().get(`/api/payments/${id}/refunds`).set('Cookie', sessionCookie(user)), refunds, 'get', 200);
+    await check(await app().delete(`/api/payments/${id}`).set('Cookie', admin), '/api/payments/{id}', 'delete', 409);
+    await check(
+      await app().delete(`/api/payments/${id}`).set('Cookie', sessionCookie(user)),
+      '/api/payments/{id}',
+      'delete',
+      401,
+    );
+    await check(
+      await app().delete(`/api/payments/${newId()}`).set('Cookie', admin),
+      '/api/payments/{id}',
+      'delete',
+      404,
+    );
   });
 
   test('the health answers', async () => {

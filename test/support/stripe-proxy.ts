@@ -20,7 +20,7 @@ export async function startStripeProxy(target: string) {
   const replies = new Map<string, { status: number; body: string }>();
   const running = new Set<string>();
   let hold: { promise: Promise<void>; release: () => void } | null = null;
-  let failures: { count: number; status: number | 'drop' } = { count: 0, status: 500 };
+  let failures: { count: number; status: number | 'drop'; type: string } = { count: 0, status: 500, type: 'api_error' };
   const arrivals: (() => void)[] = [];
 
   async function readBody(req: IncomingMessage): Promise<string> {
@@ -40,7 +40,7 @@ export async function startStripeProxy(target: string) {
         failures.count--;
         if (failures.status === 'drop') return req.socket.destroy();
         res.writeHead(failures.status, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ error: { type: 'api_error', message: 'Simulated outage' } }));
+        return res.end(JSON.stringify({ error: { type: failures.type, message: `Simulated ${failures.type}` } }));
       }
       if (hold) await hold.promise;
       const cached = key ? replies.get(key) : undefined;
@@ -79,6 +79,7 @@ export async function startStripeProxy(target: string) {
   const { port } = server.address() as AddressInfo;
 
   const charges = (list: Recorded[]) => list.filter((r) => r.method === 'POST' && r.path === '/v1/charges');
+  const refunds = (list: Recorded[]) => list.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -88,6 +89,10 @@ export async function startStripeProxy(target: string) {
     chargeSearches: () => seen.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/charges/search')),
     /** Charge requests that reached the server behind: real charges. */
     chargesMade: () => charges(forwarded),
+    /** Every refund request that arrived, replays included. */
+    refundAttempts: () => refunds(seen),
+    /** Refund requests that reached the server behind: real refunds. */
+    refundsMade: () => refunds(forwarded),
     /** Holds every request until the returned function is called. */
     hold(): () => void {
       let release = () => undefined as void;
@@ -98,8 +103,9 @@ export async function startStripeProxy(target: string) {
         release();
       };
     },
-    failNext(count: number, status: number | 'drop' = 500) {
-      failures = { count, status };
+    /** The next `count` requests fail: with `status` and an error of `type` (Stripe's), or a dropped connection. */
+    failNext(count: number, status: number | 'drop' = 500, type = 'api_error') {
+      failures = { count, status, type };
     },
     /** Resolves when `n` charge requests have arrived. */
     async chargeArrived(n = 1, timeoutMs = 10000): Promise<void> {

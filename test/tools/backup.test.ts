@@ -99,6 +99,7 @@ async function fill(conn: mongoose.Connection) {
       amount: 2000 + i * 1999,
       currency: 'usd',
       attempt: 0,
+      paidBy: null,
     });
   }
   await orders.cancel(orderIds[3] as string, 4);

@@ -1,11 +1,17 @@
-import { ConflictError } from '../../src/domain/errors';
+import { ConflictError, InvalidInputError } from '../../src/domain/errors';
 import {
   apply,
   canTransition,
   eventId,
   fail,
+  markVoided,
   PAYMENT_STATUSES,
   paymentIdFor,
+  refundable,
+  refundFailed,
+  refundIdFor,
+  refundSucceeded,
+  requestRefund,
   start,
   succeed,
   type Payment,
@@ -13,21 +19,55 @@ import {
 
 const at = new Date('2026-11-23T10:00:00Z');
 const later = new Date('2026-11-23T10:00:01Z');
-const pending = (): Payment =>
+const due = new Date('2026-11-23T10:00:30Z');
+const pending = (amount = 1999): Payment =>
   start({
     id: paymentIdFor('6650c3f2a1b2c3d4e5f60718', 0),
     orderId: '6650c3f2a1b2c3d4e5f60718',
     userId: 'user-1',
-    amount: 1999,
+    amount,
     currency: 'usd',
     source: 'tok_visa',
     requestKey: null,
     at,
-    dueAt: new Date(at.getTime() + 30_000),
+    dueAt: due,
   });
+const paid = (amount = 1999) => {
+  const p = pending(amount);
+  return apply(p, succeed(p, 'ch_1', later));
+};
+/** The payment after a refund of `amount` was asked for and, unless `outcome` says otherwise, succeeded. */
+function refunded(p: Payment, amount: number | undefined, outcome: 'succeeded' | 'failed' | 'pending' = 'succeeded') {
+  const id = refundIdFor(p.id, p.version + 1);
+  const asked = apply(
+    p,
+    requestRefund(p, {
+      refundId: id,
+      reason: 'requested_by_customer',
+      at: later,
+      dueAt: due,
+      ...(amount !== undefined && { amount }),
+    }),
+  );
+  if (outcome === 'pending') return asked;
+  return apply(
+    asked,
+    outcome === 'succeeded' ? refundSucceeded(asked, id, 're_1', later) : refundFailed(asked, id, 'no', later),
+  );
+}
 
 describe('the payment state machine', () => {
-  const legal = new Set(['pending>succeeded', 'pending>failed']);
+  const legal = new Set([
+    'pending>succeeded',
+    'pending>failed',
+    'pending>voided',
+    'succeeded>succeeded',
+    'succeeded>partially_refunded',
+    'succeeded>refunded',
+    'partially_refunded>partially_refunded',
+    'partially_refunded>refunded',
+    'voided>voided',
+  ]);
 
   test.each(PAYMENT_STATUSES.flatMap((from) => PAYMENT_STATUSES.map((to) => [from, to] as const)))(
     '%s -> %s',
@@ -37,16 +77,15 @@ describe('the payment state machine', () => {
   );
 
   test('a settled payment refuses another outcome', () => {
-    const paid = apply(pending(), succeed(pending(), 'ch_1', later));
-    expect(() => fail(paid, 'declined', later)).toThrow(ConflictError);
-    expect(() => succeed(paid, 'ch_2', later)).toThrow(ConflictError);
+    expect(() => fail(paid(), 'declined', later)).toThrow(ConflictError);
+    expect(() => succeed(paid(), 'ch_2', later)).toThrow(ConflictError);
   });
 });
 
 describe('a change', () => {
   test('is the next version, with one event whose id is derived from the change', () => {
     const change = succeed(pending(), 'ch_1', later);
-    expect(change).toMatchObject({ version: 1, status: 'succeeded', chargeId: 'ch_1', at: later });
+    expect(change).toMatchObject({ version: 1, kind: 'succeeded', status: 'succeeded', chargeId: 'ch_1', at: later });
     expect(change.events).toEqual([{ id: eventId(change.paymentId, 1, 0), kind: 'succeeded' }]);
     expect(succeed(pending(), 'ch_1', later).events[0]?.id).toBe(change.events[0]?.id);
   });
@@ -63,8 +102,110 @@ describe('a change', () => {
     });
     expect(failed.history).toEqual([
       { status: 'pending', at },
-      { status: 'failed', at: later, reason: 'Your card was declined.' },
+      { status: 'failed', at: later, change: 'failed', reason: 'Your card was declined.' },
     ]);
+  });
+});
+
+describe('the refund ceiling', () => {
+  test.each([
+    // amount charged, refunds already asked (with their outcome), refund asked now, what it leads to
+    [1999, [], undefined, 'refunded', 1999],
+    [1999, [], 1000, 'partially_refunded', 1000],
+    [1999, [[1000, 'succeeded']], undefined, 'refunded', 1999],
+    [1999, [[1000, 'succeeded']], 999, 'refunded', 1999],
+    [1999, [[1000, 'failed']], 1999, 'refunded', 1999],
+    [
+      100,
+      [
+        [30, 'succeeded'],
+        [30, 'succeeded'],
+        [30, 'succeeded'],
+      ],
+      10,
+      'refunded',
+      100,
+    ],
+  ] as const)('%p charged, earlier %j, then %p: %s with %p back', (amount, earlier, ask, status, back) => {
+    let p = paid(amount);
+    for (const [a, outcome] of earlier) p = refunded(p, a, outcome);
+    const done = refunded(p, ask);
+    expect(done).toMatchObject({ status, amountRefunded: back });
+    expect(refundable(done)).toBe(amount - back);
+  });
+
+  test.each([
+    [1999, [], 2000],
+    [1999, [[1000, 'succeeded']], 1000],
+    [1999, [[1000, 'pending']], 1000], // set aside for a refund on its way, though not back yet
+    [
+      100,
+      [
+        [30, 'succeeded'],
+        [30, 'pending'],
+        [30, 'succeeded'],
+      ],
+      11,
+    ],
+  ] as const)('%p charged, earlier %j: %p more is refused with refund_exceeds_remaining', (amount, earlier, ask) => {
+    let p = paid(amount);
+    for (const [a, outcome] of earlier) p = refunded(p, a, outcome);
+    expect(() => requestRefund(p, { refundId: 'r', amount: ask, reason: 'duplicate', at: later, dueAt: due })).toThrow(
+      expect.objectContaining({ code: 'refund_exceeds_remaining' }),
+    );
+  });
+
+  test('nothing left: a refund of what remains is refused; zero, negative and fractional amounts are invalid', () => {
+    const all = refunded(paid(), undefined);
+    expect(() => requestRefund(all, { refundId: 'r', reason: 'duplicate', at: later, dueAt: due })).toThrow(
+      expect.objectContaining({ code: 'payment_not_refundable' }),
+    );
+    const some = refunded(paid(), 1000);
+    for (const amount of [0, -1, 1.5]) {
+      expect(() => requestRefund(some, { refundId: 'r', amount, reason: 'duplicate', at: later, dueAt: due })).toThrow(
+        InvalidInputError,
+      );
+    }
+  });
+
+  test('only a succeeded or partly refunded payment can be refunded', () => {
+    for (const p of [pending(), apply(pending(), fail(pending(), 'no', later))]) {
+      expect(() => requestRefund(p, { refundId: 'r', reason: 'duplicate', at: later, dueAt: due })).toThrow(
+        expect.objectContaining({ code: 'payment_not_refundable' }),
+      );
+    }
+  });
+
+  test('a succeeded refund is one event, refunded, naming the refund', () => {
+    const p = paid();
+    const id = refundIdFor(p.id, 2);
+    const asked = apply(
+      p,
+      requestRefund(p, { refundId: id, amount: 500, reason: 'fraudulent', at: later, dueAt: due }),
+    );
+    expect(asked.dueAt).toEqual(due);
+    const change = refundSucceeded(asked, id, 're_1', later);
+    expect(change.events).toEqual([{ id: eventId(p.id, 3, 0), kind: 'refunded', refundId: id }]);
+    expect(apply(asked, change).dueAt).toBeNull();
+  });
+});
+
+describe('voids', () => {
+  test('a pending payment is voided; with a charge found, with a refund of all of it', () => {
+    expect(apply(pending(), markVoided(pending(), later, null))).toMatchObject({ status: 'voided', refunds: [] });
+    const found = apply(pending(), markVoided(pending(), later, { chargeId: 'ch_1', refundId: 'r1', dueAt: due }));
+    expect(found).toMatchObject({ status: 'voided', chargeId: 'ch_1', dueAt: due });
+    expect(found.refunds).toEqual([expect.objectContaining({ id: 'r1', amount: 1999, status: 'pending' })]);
+    expect(apply(found, refundSucceeded(found, 'r1', 're_1', later))).toMatchObject({
+      status: 'voided',
+      amountRefunded: 1999,
+    });
+  });
+
+  test('a succeeded payment is refunded instead; a failed one cannot be voided', () => {
+    expect(() => markVoided(paid(), later, null)).toThrow(expect.objectContaining({ code: 'use_refund' }));
+    const failed = apply(pending(), fail(pending(), 'no', later));
+    expect(() => markVoided(failed, later, null)).toThrow(expect.objectContaining({ code: 'payment_not_voidable' }));
   });
 });
 

@@ -1,0 +1,38 @@
+import { refundIdFor, requestRefund, type Payment, type Refund, type RefundReason } from './payment';
+import type { Clock } from './ports';
+import type { Settle } from './settle';
+
+export interface RefundRequest {
+  paymentId: string;
+  /** Minor units; none refunds what remains. */
+  amount?: number;
+  reason: RefundReason;
+}
+
+/**
+ * Refunds (part of) a payment: sets the amount aside in one recorded change (the
+ * ceiling is checked there, so concurrent refunds never add up to more than was
+ * charged), then asks the provider under a key derived from the refund.
+ */
+export function createRefund(deps: { settle: Settle; clock: Clock; settleAfterMs: number }) {
+  const { settle, clock } = deps;
+  return async function refund(req: RefundRequest): Promise<{ payment: Payment; refund: Refund }> {
+    let refundId = '';
+    const requested = await settle.commitOn(req.paymentId, (p) => {
+      const at = clock.now();
+      refundId = refundIdFor(p.id, p.version + 1);
+      const dueAt = new Date(at.getTime() + deps.settleAfterMs);
+      return requestRefund(p, {
+        refundId,
+        reason: req.reason,
+        at,
+        dueAt,
+        ...(req.amount !== undefined && { amount: req.amount }),
+      });
+    });
+    const payment = await settle.refund(requested, refundId);
+    return { payment, refund: payment.refunds.find((r) => r.id === refundId) as Refund };
+  };
+}
+
+export type RefundPayment = ReturnType<typeof createRefund>;

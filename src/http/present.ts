@@ -1,0 +1,48 @@
+import type { Payment, Refund } from '../domain/payment';
+
+/** A refund as the API shows it. */
+export function presentRefund(r: Refund, p: Pick<Payment, 'id' | 'currency'>) {
+  return {
+    id: r.id,
+    paymentId: p.id,
+    amount: r.amount,
+    currency: p.currency,
+    reason: r.reason,
+    status: r.status,
+    providerId: r.providerId,
+    failureReason: r.failureReason,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+/** The answer to POST /api/payments: the payment as the ticketing client has always had it. */
+export function presentCreated(p: Payment) {
+  return {
+    id: p.id,
+    orderId: p.orderId,
+    stripeId: p.chargeId,
+    status: p.status,
+    amount: p.amount,
+    currency: p.currency,
+    createdAt: p.createdAt.toISOString(),
+  };
+}
+
+/** A payment with its amounts, refunds and history: never its card token or the key of the request that made it. */
+export function presentPayment(p: Payment) {
+  return {
+    ...presentCreated(p),
+    userId: p.userId,
+    amountRefunded: p.amountRefunded,
+    failureReason: p.failureReason,
+    refunds: p.refunds.map((r) => presentRefund(r, p)),
+    history: p.history.map((h) => ({ ...h, at: h.at.toISOString() })),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}
+
+/** Stripe's list shape. */
+export function presentList<T>(url: string, data: T[], hasMore: boolean) {
+  return { object: 'list' as const, data, has_more: hasMore, url };
+}

@@ -1,0 +1,98 @@
+import request from 'supertest';
+import Stripe from 'stripe';
+import { createOrder, eventually, newId, newUser, sessionCookie, useStack } from '../support/harness';
+import { storedMessages } from '../support/nats-monitor';
+
+const url = new URL(process.env.LOCALSTRIPE_URL as string);
+const localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
+
+const stack = useStack({ name: 'paid_orders', proxyTo: 'localstripe', env: { NATS_ACK_WAIT_MS: '1000' } });
+
+const pay = (user: ReturnType<typeof newUser>, orderId: string) =>
+  request(stack.service.app)
+    .post('/api/payments')
+    .set('Cookie', sessionCookie(user))
+    .send({ token: 'pm_card_visa', orderId });
+
+async function consumed(subject: string, outcome: string): Promise<number> {
+  const metric = await stack.service.metrics.eventsConsumed.get();
+  return metric.values.find((v) => v.labels.subject === subject && v.labels.outcome === outcome)?.value ?? 0;
+}
+
+async function refundsOf(paymentId: string) {
+  await eventually(async () => (await stack.service.outbox.backlog()) === 0);
+  return (
+    (await storedMessages(stack.nats, 'payment:refunded')) as { paymentId: string; amount: number; reason: string }[]
+  ).filter((e) => e.paymentId === paymentId);
+}
+
+describe('an order cancelled after its payment went through', () => {
+  test('is refunded in full, reason order_cancelled, with payment:refunded; counted; a redelivery refunds nothing more', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 42 });
+    const paid = await pay(user, order.id);
+    expect(paid.status).toBe(201);
+    const before = await consumed('order:cancelled', 'refunded_on_cancel');
+
+    // As the ticketing orders service sends a user's cancel: version 0.
+    await stack.peer.publish('order:cancelled', { id: order.id, version: 0, ticket: { id: order.ticket.id } });
+    const refunded = await eventually(async () => {
+      const p = await stack.service.stores.payments.load(paid.body.id as string);
+      return p?.status === 'refunded' && p;
+    });
+    expect(refunded.refunds).toEqual([
+      expect.objectContaining({ amount: 4200, reason: 'order_cancelled', status: 'succeeded' }),
+    ]);
+    expect(await consumed('order:cancelled', 'refunded_on_cancel')).toBe(before + 1);
+    const charge = await localstripe.charges.retrieve(paid.body.stripeId as string);
+    expect(charge.amount_refunded).toBe(4200);
+
+    await stack.peer.publish('order:cancelled', { id: order.id, version: 1, ticket: { id: order.ticket.id } });
+    await eventually(async () => (await consumed('order:cancelled', 'duplicate')) > 0);
+    expect(await refundsOf(paid.body.id as string)).toEqual([
+      expect.objectContaining({ amount: 4200, reason: 'order_cancelled' }),
+    ]);
+    expect((await pay(user, order.id)).body.errors[0].code).toBe('order_cancelled');
+  });
+
+  test('while its charge is in flight: refunded once the payment succeeds', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 9 });
+    const release = stack.stripe.hold();
+    const attempts = stack.stripe.chargeAttempts().length;
+    const paying = pay(user, order.id).then((r) => r);
+    await stack.stripe.chargeArrived(attempts + 1);
+    await stack.peer.publish('order:cancelled', { id: order.id, version: 1, ticket: { id: order.ticket.id } });
+    await eventually(async () => (await stack.service.stores.orders.get(order.id))?.status === 'cancelled');
+    release();
+    const paid = await paying;
+    expect(paid.status).toBe(201);
+    await eventually(
+      async () => (await stack.service.stores.payments.load(paid.body.id as string))?.status === 'refunded',
+      15_000,
+    );
+    expect(await refundsOf(paid.body.id as string)).toHaveLength(1);
+  });
+});
+
+describe('an order paid elsewhere', () => {
+  test('payment:created from another payments service marks it paid: a payment for it is refused with 409, nothing charged', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id });
+    await stack.peer.publish('payment:created', { id: newId(), orderId: order.id, stripeId: 'ch_elsewhere' });
+    await eventually(async () => (await stack.service.stores.orders.get(order.id))?.paidBy !== null);
+    const charges = stack.stripe.chargeAttempts().length;
+    const res = await pay(user, order.id);
+    expect(res.status).toBe(409);
+    expect(res.body.errors[0].code).toBe('order_already_paid');
+    expect(stack.stripe.chargeAttempts()).toHaveLength(charges);
+  });
+
+  test('our own payment:created marks the order paid too, and changes nothing else', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id });
+    const paid = await pay(user, order.id);
+    await eventually(async () => (await stack.service.stores.orders.get(order.id))?.paidBy === paid.body.id);
+    expect((await pay(user, order.id)).body.errors[0].code).toBe('order_already_paid');
+  });
+});
