@@ -9,6 +9,7 @@ import { createOrderStore } from './db/orders';
 import { createOutboxStore } from './db/outbox';
 import { createPaymentQueries } from './db/payment-queries';
 import { createPaymentStore } from './db/payments';
+import { upgradeLegacyData } from './db/upgrade';
 import { createOrderEvents } from './domain/orders';
 import { createPay } from './domain/pay';
 import { createRefund } from './domain/refund';
@@ -82,6 +83,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     }),
   };
   await Promise.all(Object.values(stores).map((s) => s.init()));
+  await upgradeLegacyData(db.native, clock, log);
 
   const provider = instrumentProvider(opts.provider ?? createProvider(config.provider), metrics);
   const settleAfterMs = config.reconcile.afterMs;
