@@ -20,6 +20,7 @@ import {
   type FerretStore,
 } from '../test/support/servers';
 import { startFloor, type Floor } from './bench/floor';
+import { measureLists } from './bench/lists';
 import { summarize } from './bench/profile';
 import { formatReport, type Level, type Measured, type Report, type Run } from './bench/report';
 
@@ -31,6 +32,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --orders K          order:created events replicated, timed (default 2000)
   --warmup N          untimed payments before the first level (default 60)
   --rounds N          turns the floor and the service take at each level; figures are medians (default 3)
+  --list-samples N    times each kind of GET /api/payments is timed when payments are stored (default 5)
   --profile           run the service under node --cpu-prof and summarise where its time went
   --stock-ferretdb    FerretDB without the _id index fix (FERRETDB_STOCK=1 scripts/provision.sh builds it)
   --log-level LEVEL   the service's LOG_LEVEL (default warn)
@@ -46,6 +48,7 @@ function readFlags() {
       orders: { type: 'string', default: '2000' },
       warmup: { type: 'string', default: '60' },
       rounds: { type: 'string', default: '3' },
+      'list-samples': { type: 'string', default: '5' },
       profile: { type: 'boolean', default: false },
       'stock-ferretdb': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'warn' },
@@ -75,6 +78,7 @@ function readFlags() {
     orders: count('orders', values.orders, 1),
     warmup: count('warmup', values.warmup, 0),
     rounds: count('rounds', values.rounds, 1),
+    listSamples: count('list-samples', values['list-samples'], 1),
     profile: values.profile,
     stock: values['stock-ferretdb'],
     logLevel: values['log-level'],
@@ -202,9 +206,11 @@ async function serviceLevel(url: string, token: string, orderIds: string[], conn
 
 /**
  * `count` paid orders and their payments, written by the service's own stores (as
- * the service writes them, without the provider), and as many for the floor.
+ * the service writes them, without the provider), and as many for the floor. One
+ * payment in a hundred is the bench user's, the others are a hundred other users'.
  */
-async function preload(conn: mongoose.Connection, userId: string, count: number) {
+async function preload(conn: mongoose.Connection, benchUserId: string, count: number) {
+  const users = [benchUserId, ...Array.from({ length: 99 }, () => newId())];
   const orders = createOrderStore(conn);
   const clock = { now: () => new Date() };
   const payments = createPaymentStore(conn, {
@@ -216,8 +222,9 @@ async function preload(conn: mongoose.Connection, userId: string, count: number)
   const floorPayments = conn.getClient().db(conn.name).collection('floor_payments');
   for (let i = 0; i < count; i += 250) {
     await Promise.all(
-      Array.from({ length: Math.min(250, count - i) }, async () => {
+      Array.from({ length: Math.min(250, count - i) }, async (_, j) => {
         const orderId = newId();
+        const userId = users[(i + j) % users.length] as string;
         const at = new Date();
         await orders.add({
           id: orderId,
@@ -294,6 +301,10 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
   const floor = later(await startFloor({ mongoUri, nats, stripeUrl: stripe.url }), (f) => f.close());
   const user = { id: newId(), email: 'bench@example.test' };
   const token = jwt.sign(user, jwtKey, { algorithm: 'HS256', expiresIn: '2h' });
+  const adminToken = jwt.sign({ id: newId(), email: 'admin@example.test', role: 'admin' }, jwtKey, {
+    algorithm: 'HS256',
+    expiresIn: '2h',
+  });
   const consumed = () => metric(service.url, 'events_consumed_total', 'subject="order:created"');
 
   if (stored > 0) {
@@ -381,6 +392,19 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
   if ((await succeeded()) !== expected)
     throw new Error(`bench: ${await succeeded()} succeeded payments, expected ${expected}`);
 
+  let lists;
+  if (stored > 0) {
+    console.error(`bench [${label}]: GET /api/payments, ${flags.listSamples} times per kind`);
+    lists = await measureLists({
+      url: service.url,
+      adminToken,
+      userToken: token,
+      userId: user.id,
+      conn,
+      samples: flags.listSamples,
+    });
+  }
+
   await cleanup();
   return {
     store,
@@ -388,6 +412,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     replication: { service: serviceReplication, floor: floorReplication },
     levels,
     outboxDrainSeconds,
+    ...(lists && { lists }),
     ...(profile && { profile }),
   };
 }

@@ -39,6 +39,9 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10000),
 });
 
+/** Every setting the service reads; .env.example and the README list the same. */
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
 type Env = Record<string, string | undefined>;
 
 // Rules across keys, checked on the raw environment so that they are reported

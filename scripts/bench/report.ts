@@ -1,3 +1,5 @@
+import type { ListCase } from './lists';
+
 export interface Measured {
   perSecond: number;
   p50: number;
@@ -21,6 +23,8 @@ export interface Run {
   levels: Level[];
   /** From the last answer at the last level until the outbox held nothing. */
   outboxDrainSeconds: number;
+  /** GET /api/payments, when payments were stored before the run. */
+  lists?: ListCase[];
   profile?: string;
 }
 
@@ -70,6 +74,34 @@ function verdicts(report: Report): string[] {
     }
   }
   return lines;
+}
+
+function listTable(r: Report): string[] {
+  const runs = r.runs.filter((run) => run.lists);
+  if (runs.length === 0) return [];
+  return [
+    '### GET /api/payments with payments stored',
+    '',
+    'Each kind timed one request at a time; the floor is the driver\'s find with the same filter, sort and limit.',
+    '',
+    row(['store', 'stored', 'list', 'query', 'returned', 'floor p50 ms', 'service p50 ms', 'service max ms']),
+    row(['---', '---:', '---', '---', '---:', '---:', '---:', '---:']),
+    ...runs.flatMap((run) =>
+      (run.lists as ListCase[]).map((l) =>
+        row([
+          run.store,
+          run.stored,
+          l.name,
+          `\`${l.query}\``,
+          l.returned,
+          fixed(l.floorP50),
+          fixed(l.serviceP50),
+          fixed(l.serviceMax),
+        ]),
+      ),
+    ),
+    '',
+  ];
 }
 
 export function formatReport(r: Report): string {
@@ -132,6 +164,7 @@ export function formatReport(r: Report): string {
       ]),
     ),
     '',
+    ...listTable(r),
     '### Targets',
     '',
     ...verdicts(r),

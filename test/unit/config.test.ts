@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config';
 
 const valid = {
   JWT_KEY: 'k',
@@ -61,5 +63,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...valid, PROVIDER_TIMEOUT_MS: '20000', PAYMENTS_RECONCILE_AFTER_MS: '30000' })).toThrow(
       /PAYMENTS_RECONCILE_AFTER_MS/,
     );
+  });
+});
+
+describe('the documented settings', () => {
+  const read = (file: string) => readFileSync(join(__dirname, '..', '..', file), 'utf8');
+
+  test('.env.example lists every setting the service reads, and nothing else', () => {
+    const listed = [...read('.env.example').matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]);
+    expect([...listed].sort()).toEqual(CONFIG_KEYS.filter((k) => k !== 'MONGO_URL').sort());
+  });
+
+  test("the README's configuration table names every setting", () => {
+    const readme = read('README.md');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Layout'));
+    expect(CONFIG_KEYS.filter((k) => !table.includes(`\`${k}\``))).toEqual([]);
   });
 });
