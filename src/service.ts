@@ -13,6 +13,7 @@ import { upgradeLegacyData } from './db/upgrade';
 import { createOrderEvents } from './domain/orders';
 import { createPay } from './domain/pay';
 import { createRefund } from './domain/refund';
+import { createRequestPayment } from './domain/request';
 import { createVoid } from './domain/void';
 import type { Clock, PaymentProvider } from './domain/ports';
 import { createReconcile } from './domain/reconcile';
@@ -95,6 +96,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     {
       bus,
       orders: createOrderEvents({ orders: stores.orders, payments: stores.payments, refund }),
+      requestPayment: createRequestPayment({ payments: stores.payments, settle, clock, settleAfterMs }),
       deadLetters: stores.deadLetters,
       limits: config.events,
       clock,

@@ -7,7 +7,7 @@ import { findById, insertOnce, updateById } from './writes';
 /** The payment as it stands: a projection of its changes, kept up to date by _id. */
 export interface PaymentDoc extends Omit<Payment, 'id' | 'orderId'> {
   _id: Types.ObjectId;
-  orderId: Types.ObjectId;
+  orderId: Types.ObjectId | null;
 }
 
 /** One change of a payment, inserted once under `<paymentId>:<version>`: the record that decides it. */
@@ -30,16 +30,28 @@ const refundSchema = new Schema(
   { _id: false },
 );
 const history = new Schema({ status: String, at: Date, change: String, reason: String }, { _id: false });
+const requestSchema = new Schema(
+  {
+    id: String,
+    customerId: String,
+    reference: new Schema({ type: { type: String }, id: String }, { _id: false }),
+    description: String,
+  },
+  { _id: false },
+);
 const paymentSchema = new Schema<PaymentDoc>(
   {
-    orderId: { type: Schema.Types.ObjectId, required: true },
+    orderId: { type: Schema.Types.ObjectId, default: null },
     userId: { type: String, required: true },
+    email: { type: String, default: null },
+    request: { type: requestSchema, default: null },
     amount: { type: Number, required: true },
     currency: { type: String, required: true },
     status: { type: String, enum: PAYMENT_STATUSES, required: true },
     version: { type: Number, required: true },
     chargeId: { type: String, default: null },
     failureReason: { type: String, default: null },
+    declineCode: { type: String, default: null },
     amountRefunded: { type: Number, default: 0 },
     refunds: [refundSchema],
     source: { type: String, default: null },
@@ -70,6 +82,7 @@ const changeSchema = new Schema<ChangeDoc>(
     reason: String,
     chargeId: String,
     failureReason: String,
+    declineCode: String,
     amountRefunded: Number,
     refunds: { type: [refundSchema], default: undefined },
     dueAt: { type: Date, default: null },
@@ -88,7 +101,12 @@ export function toPayment(d: PaymentDoc): Payment {
   return {
     ...rest,
     id: _id.toHexString(),
-    orderId: orderId.toHexString(),
+    orderId: orderId?.toHexString() ?? null,
+    // Removed once settled; and payments written before these fields existed.
+    source: rest.source ?? null,
+    email: rest.email ?? null,
+    request: rest.request ?? null,
+    declineCode: rest.declineCode ?? null,
     amountRefunded: rest.amountRefunded ?? 0,
     refunds: rest.refunds ?? [],
   };
@@ -96,7 +114,7 @@ export function toPayment(d: PaymentDoc): Payment {
 
 function toDoc(p: Payment): PaymentDoc {
   const { id, orderId, ...rest } = p;
-  return { ...rest, _id: new Types.ObjectId(id), orderId: new Types.ObjectId(orderId) };
+  return { ...rest, _id: new Types.ObjectId(id), orderId: orderId === null ? null : new Types.ObjectId(orderId) };
 }
 
 function toChange(d: ChangeDoc): Change {
@@ -130,12 +148,10 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
 
   // Everything but the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {
-    const { status, version, chargeId, failureReason, amountRefunded, refunds, dueAt, history, updatedAt } = p;
-    const set = { status, version, chargeId, failureReason, amountRefunded, refunds, dueAt, history, updatedAt };
-    await updatePayment(
-      new Types.ObjectId(p.id),
-      p.source === null ? { $set: set, $unset: { source: '' } } : { $set: set },
-    );
+    const { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dueAt, history } = p;
+    const set = { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dueAt, history };
+    const update = { $set: { ...set, updatedAt: p.updatedAt } };
+    await updatePayment(new Types.ObjectId(p.id), p.source === null ? { ...update, $unset: { source: '' } } : update);
   }
 
   // The projection moves only once its events are delivered or stored: a projection

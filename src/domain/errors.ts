@@ -57,11 +57,14 @@ export class IdempotencyMismatchError extends DomainError {
 /** Thrown when the provider refused the money to move: a card declined, a refund refused. */
 export class DeclinedError extends DomainError {
   override name = 'DeclinedError';
-  constructor(message: string, field?: string, options?: { cause?: unknown; code?: string }) {
+  readonly code: string;
+  /** The provider's reason, when it gave one: `insufficient_funds`, `authentication_required`... */
+  readonly declineCode: string | undefined;
+  constructor(message: string, field?: string, options?: { cause?: unknown; code?: string; declineCode?: string }) {
     super(message, field, options);
     this.code = options?.code ?? 'card_declined';
+    this.declineCode = options?.declineCode;
   }
-  readonly code: string;
 }
 
 /** Thrown when the payment provider cannot be reached or fails; the payment stays pending. */

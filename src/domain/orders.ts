@@ -73,7 +73,9 @@ export function createOrderEvents(deps: { orders: Orders; payments: Payments; re
     },
 
     /** A payment went through for the order, here or in another payments service: no other may. */
-    async paid(e: { id: string; orderId: string }): Promise<'recorded' | 'duplicate'> {
+    async paid(e: { id: string; orderId?: string | undefined }): Promise<'recorded' | 'duplicate' | 'not_an_order'> {
+      // A payment another service requested pays for no order.
+      if (e.orderId === undefined) return 'not_an_order';
       const order = await orders.get(e.orderId);
       if (!order) throw new OutOfOrderError(`Order ${e.orderId} not seen yet`);
       if (order.paidBy !== null) return 'duplicate';

@@ -5,6 +5,8 @@ import type { Settle } from './settle';
 
 export interface PayRequest {
   userId: string;
+  /** From the session: where the payer hears about the outcome. */
+  email: string | null;
   orderId: string;
   /** The card token from the browser. */
   source: string;
@@ -51,6 +53,7 @@ export function createPay(deps: {
         id: paymentIdFor(order.id, attempt),
         orderId: order.id,
         userId: req.userId,
+        email: req.email,
         amount: order.amount,
         currency: order.currency,
         source: req.source,

@@ -47,10 +47,25 @@ export interface HistoryEntry {
   reason?: string;
 }
 
+/** Another service asked for the payment by event: charged off-session with a saved payment method. */
+export interface RequestDetails {
+  /** The asking service's id for it: one request id is one payment. */
+  id: string;
+  /** The customer at the provider the payment method is saved for. */
+  customerId: string | null;
+  /** What the asking service pays for (a subscription, an invoice), as it names it. */
+  reference: { type: string; id: string } | null;
+  description: string | null;
+}
+
 export interface Payment {
   id: string;
-  orderId: string;
+  /** The ticketing order paid for; null for a payment another service requested by event. */
+  orderId: string | null;
   userId: string;
+  /** Where the payer hears about outcomes: from the session, or from the requesting event. */
+  email: string | null;
+  request: RequestDetails | null;
   /** Minor units of `currency`. */
   amount: number;
   currency: string;
@@ -60,10 +75,15 @@ export interface Payment {
   /** The provider's charge, once there is one. */
   chargeId: string | null;
   failureReason: string | null;
+  /** The provider's reason for a decline (`insufficient_funds`, `authentication_required`), when it gave one. */
+  declineCode: string | null;
   /** What has come back to the customer: the sum of the succeeded refunds. */
   amountRefunded: number;
   refunds: Refund[];
-  /** The card token, kept only while the payment is pending so that its charge can be asked for again. */
+  /**
+   * The card token (or, for a requested payment, the saved payment method), kept only while the
+   * payment is pending so that its charge can be asked for again.
+   */
   source: string | null;
   /** Identifies the request that started the payment (an Idempotency-Key), so that its retry can resume it. */
   requestKey: string | null;
@@ -98,6 +118,7 @@ export interface Change {
   reason?: string;
   chargeId?: string;
   failureReason?: string;
+  declineCode?: string;
   amountRefunded?: number;
   /** The refunds after the change, when it touches them. */
   refunds?: Refund[];
@@ -108,8 +129,10 @@ export interface Change {
 
 export function start(input: {
   id: string;
-  orderId: string;
+  orderId: string | null;
   userId: string;
+  email?: string | null;
+  request?: RequestDetails | null;
   amount: number;
   currency: string;
   source: string;
@@ -117,13 +140,16 @@ export function start(input: {
   at: Date;
   dueAt: Date;
 }): Payment {
-  const { at, ...fields } = input;
+  const { at, email, request, ...fields } = input;
   return {
     ...fields,
+    email: email ?? null,
+    request: request ?? null,
     status: 'pending',
     version: 0,
     chargeId: null,
     failureReason: null,
+    declineCode: null,
     amountRefunded: 0,
     refunds: [],
     history: [{ status: 'pending', at }],
@@ -182,8 +208,9 @@ export function succeed(p: Payment, chargeId: string, at: Date): Change {
 }
 
 /** The provider refused the charge, or it was never made; the order may be paid again. */
-export function fail(p: Payment, reason: string, at: Date): Change {
-  return change(p, 'failed', 'failed', at, null, { failureReason: reason, reason }, [{ kind: 'failed' }]);
+export function fail(p: Payment, reason: string, at: Date, declineCode?: string): Change {
+  const fields = { failureReason: reason, reason, ...(declineCode && { declineCode }) };
+  return change(p, 'failed', 'failed', at, null, fields, [{ kind: 'failed' }]);
 }
 
 /**
@@ -294,6 +321,7 @@ export function apply(p: Payment, c: Change): Payment {
     version: c.version,
     chargeId: c.chargeId ?? p.chargeId,
     failureReason: c.failureReason ?? p.failureReason,
+    declineCode: c.declineCode ?? p.declineCode,
     amountRefunded: c.amountRefunded ?? p.amountRefunded,
     refunds: c.refunds ?? p.refunds,
     source: c.status === 'pending' ? p.source : null,
@@ -312,6 +340,11 @@ const hexId = (text: string) => createHash('sha256').update(text).digest('hex').
  */
 export function paymentIdFor(orderId: string, attempt: number): string {
   return hexId(`payment:${orderId}:${attempt}`);
+}
+
+/** A payment another service asked for has an id fixed by its request: delivering the request twice pays once. */
+export function paymentIdForRequest(requestId: string): string {
+  return hexId(`request:${requestId}`);
 }
 
 /** A refund's id is fixed by the change that asked for it. */

@@ -57,6 +57,16 @@ export interface ChargeRequest {
   metadata: Record<string, string>;
 }
 
+/** A charge of a payment method the customer saved earlier, made while the customer is away (off-session). */
+export interface SavedMethodChargeRequest {
+  amount: number;
+  currency: string;
+  paymentMethod: string;
+  customerId: string | null;
+  idempotencyKey: string;
+  metadata: Record<string, string>;
+}
+
 export interface RefundRequest {
   chargeId: string;
   amount: number;
@@ -85,8 +95,16 @@ export interface FoundCharge {
  */
 export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<{ chargeId: string }>;
-  /** Finds the charge made for a payment by its metadata, for payments older than the provider keeps keys. */
-  findCharge(paymentId: string): Promise<FoundCharge | null>;
+  /**
+   * Like `charge`, for a saved payment method. A card that needs its holder to authenticate is
+   * declined with the decline code `authentication_required`: nobody is there to do it.
+   */
+  chargeSaved(request: SavedMethodChargeRequest): Promise<{ chargeId: string }>;
+  /**
+   * Finds the charge made for a payment by its metadata, for payments older than the provider
+   * keeps keys; `saved` for a payment made by `chargeSaved`.
+   */
+  findCharge(paymentId: string, how: 'card' | 'saved'): Promise<FoundCharge | null>;
   /**
    * Refunds (part of) a charge; asking again under the same key reaches the same refund and
    * says where it stands now. Throws InvalidInputError when the provider refuses it, and

@@ -6,7 +6,19 @@ import type { Clock, Payments, PaymentProvider } from './ports';
 export const IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
 
 /** What the provider says of a payment's charge. */
-export type ChargeAnswer = { chargeId: string } | { refused: string; error?: Error };
+export type ChargeAnswer = { chargeId: string } | { refused: string; declineCode?: string; error?: Error };
+
+// Stripe takes metadata values of at most 500 characters.
+const METADATA_MAX = 500;
+
+/** What every provider call about a payment carries, so that the payment can be found from the provider's side. */
+export function metadataOf(p: Payment): Record<string, string> {
+  return {
+    paymentId: p.id,
+    ...(p.orderId !== null && { orderId: p.orderId }),
+    ...(p.request && { requestId: p.request.id.slice(0, METADATA_MAX) }),
+  };
+}
 
 /**
  * Moves money with the provider and records what it answers. The request that
@@ -50,25 +62,37 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
    */
   async function ask(p: Payment): Promise<ChargeAnswer> {
     if (clock.now().getTime() - p.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
-      const found = await provider.findCharge(p.id);
+      const found = await provider.findCharge(p.id, p.request ? 'saved' : 'card');
       if (!found) return { refused: 'No charge was made for this payment' };
       if (found.status === 'succeeded') return { chargeId: found.chargeId };
       if (found.status === 'failed') return { refused: found.failureReason ?? 'The card was declined' };
       throw new UpstreamUnavailableError(`Charge ${found.chargeId} is still pending at the provider`);
     }
     if (p.source === null) return { refused: 'The card token is gone' };
+    const common = { amount: p.amount, currency: p.currency, idempotencyKey: `payment-${p.id}` };
     try {
-      const { chargeId } = await provider.charge({
-        amount: p.amount,
-        currency: p.currency,
-        source: p.source,
-        idempotencyKey: `payment-${p.id}`,
-        description: `Order ${p.orderId}`,
-        metadata: { paymentId: p.id, orderId: p.orderId },
-      });
+      const { chargeId } = p.request
+        ? await provider.chargeSaved({
+            ...common,
+            paymentMethod: p.source,
+            customerId: p.request.customerId,
+            metadata: {
+              ...metadataOf(p),
+              ...(p.request.description !== null && { description: p.request.description.slice(0, METADATA_MAX) }),
+            },
+          })
+        : await provider.charge({
+            ...common,
+            source: p.source,
+            description: `Order ${p.orderId}`,
+            metadata: metadataOf(p),
+          });
       return { chargeId };
     } catch (err) {
-      if (err instanceof DeclinedError || err instanceof InvalidInputError) return { refused: err.message, error: err };
+      if (err instanceof DeclinedError) {
+        return { refused: err.message, error: err, ...(err.declineCode && { declineCode: err.declineCode }) };
+      }
+      if (err instanceof InvalidInputError) return { refused: err.message, error: err };
       throw err;
     }
   }
@@ -82,7 +106,7 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
       if (p.status !== 'pending') return p;
       const answer = await ask(p);
       if ('chargeId' in answer) return commit(p, succeed(p, answer.chargeId, clock.now()));
-      const settled = await commit(p, fail(p, answer.refused, clock.now()));
+      const settled = await commit(p, fail(p, answer.refused, clock.now(), answer.declineCode));
       if (settled.status === 'failed' && answer.error) throw answer.error;
       return settled;
     },
@@ -100,7 +124,7 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
           amount: refund.amount,
           currency: p.currency,
           idempotencyKey: `refund-${refundId}`,
-          metadata: { paymentId: p.id, orderId: p.orderId, refundId, reason: refund.reason },
+          metadata: { ...metadataOf(p), refundId, reason: refund.reason },
         });
       } catch (err) {
         if (!(err instanceof InvalidInputError || err instanceof DeclinedError)) throw err;

@@ -1,16 +1,22 @@
 import type { ZodType } from 'zod/v4';
 import type { DeadLetterStore } from '../db/dead-letters';
 import { InvalidInputError, OutOfOrderError } from '../domain/errors';
+import { toMinorUnits } from '../domain/money';
 import type { OrderEvents } from '../domain/orders';
+import type { PaymentRequest, RequestPayment } from '../domain/request';
 import type { Clock } from '../domain/ports';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Bus, InboundMessage, Verdict } from './bus';
 import {
+  billingPaymentRequestedSchema,
   orderCancelledSchema,
   orderCreatedSchema,
   paymentCreatedConsumedSchema,
+  paymentRequestedSchema,
   Subjects,
+  type BillingPaymentRequestedEvent,
+  type PaymentRequestedEvent,
   type Subject,
 } from './subjects';
 
@@ -34,6 +40,7 @@ export interface DeliveryLimits {
 export interface ListenerDeps {
   bus: Bus;
   orders: OrderEvents;
+  requestPayment: RequestPayment;
   deadLetters: DeadLetterStore;
   limits: DeliveryLimits;
   clock: Clock;
@@ -112,10 +119,44 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
   });
 }
 
+/** payment:requested in the domain's words. */
+function fromRequested(e: PaymentRequestedEvent): PaymentRequest {
+  const { amount, currency } =
+    e.amount !== undefined ? { amount: e.amount, currency: e.currency.toLowerCase() } : toMinorUnits(e.price ?? 0, e.currency);
+  return {
+    id: e.requestId,
+    userId: e.userId,
+    email: e.email ?? null,
+    customerId: e.customerId ?? null,
+    paymentMethod: e.paymentMethod,
+    amount,
+    currency,
+    reference: e.reference ? { type: e.reference.type, id: e.reference.id } : null,
+    description: e.description ?? null,
+  };
+}
+
+/** The billing service's first payment of a subscription: a request whose id is the subscription's. */
+function fromBilling(e: BillingPaymentRequestedEvent): PaymentRequest {
+  return {
+    id: e.subId,
+    userId: e.user.id,
+    email: e.user.email ?? null,
+    customerId: null,
+    paymentMethod: e.user.paymentMethod,
+    ...toMinorUnits(e.product.price, e.product.currency),
+    reference: { type: 'subscription', id: e.subId },
+    description: null,
+  };
+}
+
 export function registerListeners(deps: ListenerDeps, defaultCurrency: string): void {
   listen(deps, Subjects.OrderCreated, orderCreatedSchema, (e) =>
     deps.orders.created({ ...e, price: e.ticket.price, currency: e.currency ?? defaultCurrency }),
   );
   listen(deps, Subjects.OrderCancelled, orderCancelledSchema, (e) => deps.orders.cancelled(e));
   listen(deps, Subjects.PaymentCreated, paymentCreatedConsumedSchema, (e) => deps.orders.paid(e));
+  const request = async (req: PaymentRequest) => (await deps.requestPayment(req)).outcome;
+  listen(deps, Subjects.PaymentRequested, paymentRequestedSchema, (e) => request(fromRequested(e)));
+  listen(deps, Subjects.BillingPaymentRequested, billingPaymentRequestedSchema, (e) => request(fromBilling(e)));
 }

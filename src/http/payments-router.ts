@@ -59,7 +59,8 @@ export function paymentsRouter(deps: {
     idempotent(deps.idempotency, deps.clock, async (req, requestKey) => {
       const { token, orderId } = req.body as { token: string; orderId: string };
       try {
-        const payment = await deps.pay({ userId: req.currentUser!.id, orderId, source: token, requestKey });
+        const { id: userId, email } = req.currentUser!;
+        const payment = await deps.pay({ userId, email, orderId, source: token, requestKey });
         deps.metrics.payments.inc({ outcome: 'succeeded' });
         req.log.info({ paymentId: payment.id, orderId, amount: payment.amount }, 'payment succeeded');
         return { status: 201, body: presentCreated(payment) };

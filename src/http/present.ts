@@ -29,13 +29,18 @@ export function presentCreated(p: Payment) {
   };
 }
 
-/** A payment with its amounts, refunds and history: never its card token or the key of the request that made it. */
+/**
+ * A payment with its amounts, refunds and history: never its card token (or saved payment method), its
+ * payer's email, or the key of the request that made it.
+ */
 export function presentPayment(p: Payment) {
   return {
     ...presentCreated(p),
     userId: p.userId,
     amountRefunded: p.amountRefunded,
     failureReason: p.failureReason,
+    declineCode: p.declineCode,
+    request: p.request,
     refunds: p.refunds.map((r) => presentRefund(r, p)),
     history: p.history.map((h) => ({ ...h, at: h.at.toISOString() })),
     updatedAt: p.updatedAt.toISOString(),

@@ -17,7 +17,8 @@ export function instrumentProvider(provider: PaymentProvider, metrics: Metrics):
   }
   return {
     charge: (req) => timed('charge', () => provider.charge(req)),
-    findCharge: (paymentId) => timed('find_charge', () => provider.findCharge(paymentId)),
+    chargeSaved: (req) => timed('charge_saved', () => provider.chargeSaved(req)),
+    findCharge: (paymentId, how) => timed('find_charge', () => provider.findCharge(paymentId, how)),
     refund: (req) => timed('refund', () => provider.refund(req)),
   };
 }

@@ -2,9 +2,13 @@ import { createHash } from 'node:crypto';
 import { DeclinedError, InvalidInputError } from '../domain/errors';
 import type { PaymentProvider } from '../domain/ports';
 
+const digest = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 24);
+
 /**
  * A deterministic provider for demos without a Stripe account: `tok_visa`
- * succeeds, `tok_chargeDeclined` is declined, every refund succeeds. Ids are
+ * succeeds, `tok_chargeDeclined` is declined; of saved payment methods,
+ * `pm_card_visa` succeeds, `pm_card_chargeCustomerFail` is declined and
+ * `pm_card_authenticationRequired` needs its holder. Every refund succeeds. Ids are
  * derived from the idempotency keys, so a retry reaches the same charge or
  * refund, as with Stripe. It keeps nothing, so it finds no old charge.
  */
@@ -15,15 +19,25 @@ export function createSimulatorProvider(): PaymentProvider {
       if (req.source !== 'tok_visa') {
         throw new InvalidInputError(`No such token: '${req.source}'`, 'token', 'payment_rejected');
       }
-      const digest = createHash('sha256').update(req.idempotencyKey).digest('hex').slice(0, 24);
-      return { chargeId: `ch_sim_${digest}` };
+      return { chargeId: `ch_sim_${digest(req.idempotencyKey)}` };
+    },
+    async chargeSaved(req) {
+      if (req.paymentMethod === 'pm_card_chargeCustomerFail') {
+        throw new DeclinedError('Your card was declined.', undefined, { declineCode: 'card_declined' });
+      }
+      if (req.paymentMethod === 'pm_card_authenticationRequired') {
+        throw new DeclinedError('authentication_required', undefined, { declineCode: 'authentication_required' });
+      }
+      if (req.paymentMethod !== 'pm_card_visa') {
+        throw new InvalidInputError(`No such PaymentMethod: '${req.paymentMethod}'`, undefined, 'payment_rejected');
+      }
+      return { chargeId: `ch_sim_${digest(req.idempotencyKey)}` };
     },
     async findCharge() {
       return null;
     },
     async refund(req) {
-      const digest = createHash('sha256').update(req.idempotencyKey).digest('hex').slice(0, 24);
-      return { refundId: `re_sim_${digest}`, status: 'succeeded' };
+      return { refundId: `re_sim_${digest(req.idempotencyKey)}`, status: 'succeeded' };
     },
   };
 }

@@ -44,6 +44,28 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
       }
     },
 
+    async chargeSaved(req) {
+      try {
+        // Only what every Stripe-compatible server takes: localstripe refuses description and
+        // statement_descriptor, so what describes the payment goes in the metadata.
+        const intent = await stripe.paymentIntents.create(
+          {
+            amount: req.amount,
+            currency: req.currency,
+            payment_method: req.paymentMethod,
+            ...(req.customerId !== null && { customer: req.customerId }),
+            off_session: true,
+            confirm: true,
+            metadata: req.metadata,
+          },
+          { idempotencyKey: req.idempotencyKey },
+        );
+        return outcomeOf(intent);
+      } catch (err) {
+        throw toDomainError(err);
+      }
+    },
+
     async refund(req) {
       try {
         // Only what every Stripe-compatible server takes: the reason goes in the metadata (localstripe refuses it).
@@ -69,11 +91,21 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
       }
     },
 
-    async findCharge(paymentId) {
+    async findCharge(paymentId, how) {
+      // Search is eventually consistent (about a minute); it is only asked about old payments.
+      const query = `metadata['paymentId']:'${paymentId}'`;
       try {
-        // Search is eventually consistent (about a minute); it is only asked about old payments.
-        const found = await stripe.charges.search({ query: `metadata['paymentId']:'${paymentId}'`, limit: 1 });
-        const charge = found.data[0];
+        if (how === 'saved') {
+          const intent = (await stripe.paymentIntents.search({ query, limit: 1 })).data[0];
+          if (!intent) return null;
+          try {
+            return { ...outcomeOf(intent), status: 'succeeded' };
+          } catch (err) {
+            if (err instanceof UpstreamUnavailableError) return { chargeId: intent.id, status: 'pending' };
+            return { chargeId: intent.id, status: 'failed', failureReason: (err as Error).message };
+          }
+        }
+        const charge = (await stripe.charges.search({ query, limit: 1 })).data[0];
         if (!charge) return null;
         // Stripe may add statuses; anything unknown is treated as not settled yet.
         const status: FoundCharge['status'] =
@@ -90,10 +122,47 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
   };
 }
 
+/**
+ * Where a PaymentIntent confirmed off-session stands: its charge, or the decline. A
+ * card that asks for its holder (3-D Secure) cannot be paid with nobody there.
+ */
+function outcomeOf(intent: Stripe.PaymentIntent): { chargeId: string } {
+  const error = intent.last_payment_error;
+  switch (intent.status) {
+    case 'succeeded': {
+      // Stripe names the charge; localstripe gives it whole.
+      const charge = intent.latest_charge as string | { id: string } | null;
+      return { chargeId: typeof charge === 'string' ? charge : (charge?.id ?? intent.id) };
+    }
+    case 'requires_action':
+      return declined('authentication_required', 'authentication_required');
+    case 'requires_payment_method':
+    case 'canceled':
+      return declined(error?.message ?? 'The payment method was declined', error?.decline_code || error?.code);
+    default:
+      // processing, or waiting for a step this service never asks for: settled later.
+      throw new UpstreamUnavailableError(`The payment is ${intent.status} at the provider`);
+  }
+}
+
+function declined(message: string, declineCode: string | undefined): never {
+  throw new DeclinedError(message, undefined, { ...(declineCode && { declineCode }) });
+}
+
 function toDomainError(err: unknown): Error {
   if (!(err instanceof Stripe.errors.StripeError)) return err as Error;
-  if (err instanceof Stripe.errors.StripeCardError) {
-    return new DeclinedError(err.message || 'The card was declined', 'token', { cause: err });
+  // 402 is Stripe's "the request was valid but the money did not move"; localstripe sends it
+  // typed as an invalid request.
+  if (err instanceof Stripe.errors.StripeCardError || err.statusCode === 402) {
+    // Off-session, Stripe answers 402 authentication_required for a card that asks for its holder.
+    if (err.code === 'authentication_required') {
+      return new DeclinedError('authentication_required', 'token', { cause: err, declineCode: err.code });
+    }
+    const declineCode = err.decline_code || err.code;
+    return new DeclinedError(err.message || 'The card was declined', 'token', {
+      cause: err,
+      ...(declineCode && { declineCode }),
+    });
   }
   if (err instanceof Stripe.errors.StripeInvalidRequestError) {
     // Stripe refused the request itself (an unknown or used token): nothing was charged.

@@ -57,7 +57,7 @@ describe('the outbox', () => {
     expect(res.status).toBe(201);
     await service.stores.payments.idle();
     await service.outbox.flush();
-    expect(await service.outbox.backlog()).toBe(1);
+    expect(await service.outbox.backlog()).toBe(2); // payment:created and its notification
 
     await nats.start();
     await eventually(async () => service.bus.isConnected(), 20000);

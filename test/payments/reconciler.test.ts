@@ -87,7 +87,7 @@ describe('the reconciler', () => {
       source: 'pm_card_visa',
       idempotencyKey: `payment-${payment.id}`,
       description: `Order ${payment.orderId}`,
-      metadata: { paymentId: payment.id, orderId: payment.orderId },
+      metadata: { paymentId: payment.id, orderId: payment.orderId as string },
     });
     const made = stripe.chargesMade().length;
     await b.reconciler.runOnce();

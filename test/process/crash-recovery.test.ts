@@ -183,7 +183,7 @@ describe('a service killed mid-payment', () => {
       .set('Cookie', sessionCookie(user))
       .send({ token: 'pm_card_visa', orderId: order.id });
     expect(res.status).toBe(201);
-    await eventually(async () => (await stores.backlog()) === 1);
+    await eventually(async () => (await stores.backlog()) === 2); // payment:created and its notification
     await first.kill('SIGKILL');
 
     await nats.start();

@@ -80,6 +80,7 @@ export async function startStripeProxy(target: string) {
 
   const charges = (list: Recorded[]) => list.filter((r) => r.method === 'POST' && r.path === '/v1/charges');
   const refunds = (list: Recorded[]) => list.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+  const intents = (list: Recorded[]) => list.filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents');
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -89,6 +90,10 @@ export async function startStripeProxy(target: string) {
     chargeSearches: () => seen.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/charges/search')),
     /** Charge requests that reached the server behind: real charges. */
     chargesMade: () => charges(forwarded),
+    /** Every PaymentIntent creation that arrived (off-session charges), replays included. */
+    intentAttempts: () => intents(seen),
+    /** PaymentIntent creations that reached the server behind. */
+    intentsMade: () => intents(forwarded),
     /** Every refund request that arrived, replays included. */
     refundAttempts: () => refunds(seen),
     /** Refund requests that reached the server behind: real refunds. */

@@ -178,7 +178,7 @@ describe('backup and restore of the payments collections', () => {
       payments: 4,
       payment_changes: 2,
       orders: 4,
-      outbox: 2,
+      outbox: 4, // two events, each with its notification
       dead_letters: 1,
       idempotency_keys: 2,
     });

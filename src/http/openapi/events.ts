@@ -1,11 +1,14 @@
 import { toJSONSchema, type ZodType } from 'zod/v4';
 import {
+  billingPaymentRequestedSchema,
+  notificationRequestedSchema,
   orderCancelledSchema,
   orderCreatedSchema,
   paymentCreatedConsumedSchema,
   paymentCreatedSchema,
   paymentFailedSchema,
   paymentRefundedSchema,
+  paymentRequestedSchema,
   paymentVoidedSchema,
   Subjects,
 } from '../../events/subjects';
@@ -56,6 +59,36 @@ export const events = {
       payload: payload(paymentCreatedConsumedSchema),
       example: { id: '6650c3f2a1b2c3d4e5f60719', orderId: '6650c3f2a1b2c3d4e5f60718' },
     },
+    [Subjects.PaymentRequested]: {
+      description:
+        'Another service asks for a payment with a payment method the customer saved. It is charged off-session, ' +
+        'once per requestId however often the event comes; the outcome goes out as payment:created or ' +
+        'payment:failed (a card that needs its holder fails with reason authentication_required), both with ' +
+        'requestId, and as notification:requested.',
+      payload: payload(paymentRequestedSchema),
+      example: {
+        requestId: 'sub_2024_06_user-1',
+        userId: 'user-1',
+        email: 'user@example.test',
+        customerId: 'cus_Ptest',
+        paymentMethod: 'pm_card_visa',
+        amount: 1999,
+        currency: 'usd',
+        reference: { type: 'subscription', id: 'sub-1' },
+        description: 'June',
+      },
+    },
+    [Subjects.BillingPaymentRequested]: {
+      description:
+        "The reference billing service's request for a subscription's first payment, handled as " +
+        'payment:requested with requestId = subId.',
+      payload: payload(billingPaymentRequestedSchema),
+      example: {
+        subId: 'sub-1',
+        user: { id: 'user-1', email: 'user@example.test', paymentMethod: 'pm_card_visa' },
+        product: { price: 19.99, currency: 'usd' },
+      },
+    },
   },
   published: {
     [Subjects.PaymentCreated]: {
@@ -66,7 +99,7 @@ export const events = {
     [Subjects.PaymentFailed]: {
       description: 'A charge was declined or refused. Sent at least once; drop duplicates by eventId.',
       payload: payload(paymentFailedSchema),
-      example: { ...payment, reason: 'Your card was declined.' },
+      example: { ...payment, reason: 'Your card has insufficient funds.', declineCode: 'insufficient_funds' },
     },
     [Subjects.PaymentRefunded]: {
       description: 'A refund succeeded: one event per refund. Sent at least once; drop duplicates by eventId.',
@@ -85,6 +118,19 @@ export const events = {
       description: 'A payment that never succeeded was voided (a charge found after all is refunded in full).',
       payload: payload(paymentVoidedSchema),
       example: { ...payment, amount: 1999, currency: 'usd' },
+    },
+    [Subjects.NotificationRequested]: {
+      description:
+        'For every outcome (succeeded, failed, refunded, voided), so that a notifications service can write to ' +
+        "the payer: the email comes from the payer's session or from the requesting event.",
+      payload: payload(notificationRequestedSchema),
+      example: {
+        eventId: '5d7f3c1e-9a0b-4c2d-8e6f-1a2b3c4d5e6f',
+        userId: 'user-1',
+        email: 'user@example.test',
+        kind: 'payment_succeeded',
+        payment: { id: payment.id, orderId: payment.orderId, amount: 1999, currency: 'usd', status: 'succeeded' },
+      },
     },
   },
 };

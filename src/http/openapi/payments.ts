@@ -166,6 +166,8 @@ export const paymentSchemas: Record<string, OpenAPIV3.SchemaObject> = {
       'amountRefunded',
       'currency',
       'failureReason',
+      'declineCode',
+      'request',
       'refunds',
       'history',
       'createdAt',
@@ -174,7 +176,7 @@ export const paymentSchemas: Record<string, OpenAPIV3.SchemaObject> = {
     additionalProperties: false,
     properties: {
       id: objectId,
-      orderId: objectId,
+      orderId: { ...objectId, nullable: true, description: 'Null for a payment another service requested by event' },
       userId: { type: 'string' },
       stripeId: { type: 'string', nullable: true, description: 'The charge id' },
       status: { type: 'string', enum: [...PAYMENT_STATUSES] },
@@ -182,6 +184,29 @@ export const paymentSchemas: Record<string, OpenAPIV3.SchemaObject> = {
       amountRefunded: minor('Refunded so far (succeeded refunds), in minor units'),
       currency: { type: 'string', pattern: '^[a-z]{3}$' },
       failureReason: { type: 'string', nullable: true },
+      declineCode: {
+        type: 'string',
+        nullable: true,
+        description: "The provider's reason for a decline",
+        example: 'insufficient_funds',
+      },
+      request: {
+        type: 'object',
+        nullable: true,
+        description: 'Set when another service asked for the payment by event (payment:requested)',
+        required: ['id', 'customerId', 'reference', 'description'],
+        properties: {
+          id: { type: 'string', description: "The asking service's request id" },
+          customerId: { type: 'string', nullable: true },
+          reference: {
+            type: 'object',
+            nullable: true,
+            required: ['type', 'id'],
+            properties: { type: { type: 'string' }, id: { type: 'string' } },
+          },
+          description: { type: 'string', nullable: true },
+        },
+      },
       refunds: { type: 'array', items: ref('schemas', 'Refund') },
       history: {
         type: 'array',
