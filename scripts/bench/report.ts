@@ -82,7 +82,7 @@ function listTable(r: Report): string[] {
   return [
     '### GET /api/payments with payments stored',
     '',
-    'Each kind timed one request at a time; the floor is the driver\'s find with the same filter, sort and limit.',
+    "Each kind timed one request at a time; the floor is the driver's find with the same filter, sort and limit.",
     '',
     row(['store', 'stored', 'list', 'query', 'returned', 'floor p50 ms', 'service p50 ms', 'service max ms']),
     row(['---', '---:', '---', '---', '---:', '---:', '---:', '---:']),

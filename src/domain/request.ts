@@ -17,12 +17,7 @@ export type RequestOutcome = 'succeeded' | 'failed' | 'pending' | 'duplicate';
 
 /** The same request delivered again, or another one under a request id already taken. */
 function sameRequest(p: Payment, req: PaymentRequest): boolean {
-  return (
-    p.request?.id === req.id &&
-    p.userId === req.userId &&
-    p.amount === req.amount &&
-    p.currency === req.currency
-  );
+  return p.request?.id === req.id && p.userId === req.userId && p.amount === req.amount && p.currency === req.currency;
 }
 
 /**

@@ -122,7 +122,9 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
 /** payment:requested in the domain's words. */
 function fromRequested(e: PaymentRequestedEvent): PaymentRequest {
   const { amount, currency } =
-    e.amount !== undefined ? { amount: e.amount, currency: e.currency.toLowerCase() } : toMinorUnits(e.price ?? 0, e.currency);
+    e.amount !== undefined
+      ? { amount: e.amount, currency: e.currency.toLowerCase() }
+      : toMinorUnits(e.price ?? 0, e.currency);
   return {
     id: e.requestId,
     userId: e.userId,
