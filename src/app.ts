@@ -2,8 +2,10 @@ import cookieSession from 'cookie-session';
 import express from 'express';
 import type { Config } from './config';
 import type { IdempotencyStore } from './db/idempotency';
+import type { ProviderEventStore } from './db/provider-events';
 import type { PaymentQueries } from './db/payment-queries';
 import type { Pay } from './domain/pay';
+import type { ProviderReports } from './domain/provider-reports';
 import type { Clock, Payments } from './domain/ports';
 import type { RefundPayment } from './domain/refund';
 import type { VoidPayment } from './domain/void';
@@ -14,8 +16,10 @@ import { opsRouter, type HealthChecks } from './http/health-router';
 import { paymentsRouter } from './http/payments-router';
 import { refundsRouter } from './http/refunds-router';
 import { requestContext } from './http/request-context';
+import { webhooksRouter } from './http/webhooks-router';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
+import type { StripeWebhookReader } from './providers/stripe-webhooks';
 
 export interface AppDeps {
   config: Pick<Config, 'env' | 'jwtKey' | 'adminUserIds'>;
@@ -29,6 +33,7 @@ export interface AppDeps {
   queries: PaymentQueries;
   idempotency: IdempotencyStore;
   health: HealthChecks;
+  webhooks: { read: StripeWebhookReader | null; reports: ProviderReports; events: ProviderEventStore };
 }
 
 /** The Express app: it never listens and never connects; main.ts and the tests do. */
@@ -42,6 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(opsRouter(deps.health, deps.metrics));
   // Before the payments routes: /api/payments/doc/ would otherwise be read as a payment id.
   app.use(docsRouter());
+  app.use(webhooksRouter({ ...deps.webhooks, clock: deps.clock, metrics: deps.metrics }));
   app.use(paymentsRouter(deps));
   app.use(refundsRouter(deps));
   app.use(notFound);

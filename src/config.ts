@@ -23,6 +23,7 @@ const schema = z.object({
   PAYMENT_PROVIDER: z.enum(['stripe', 'simulator']).default('stripe'),
   STRIPE_KEY: optionalText,
   STRIPE_API_BASE: optionalText.pipe(z.string().url().optional()),
+  STRIPE_WEBHOOK_SECRET: optionalText,
   PROVIDER_TIMEOUT_MS: int(10000),
   PAYMENTS_CURRENCY: z
     .string()
@@ -89,6 +90,7 @@ function toConfig(env: z.infer<typeof schema>) {
       kind: env.PAYMENT_PROVIDER,
       stripeKey: env.STRIPE_KEY,
       stripeApiBase: env.STRIPE_API_BASE,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
       timeoutMs: env.PROVIDER_TIMEOUT_MS,
     },
     defaultCurrency: env.PAYMENTS_CURRENCY,

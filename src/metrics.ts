@@ -35,6 +35,12 @@ export function createMetrics() {
     labelNames: ['subject'] as const,
     registers: [registry],
   });
+  const providerEvents = new client.Counter({
+    name: 'provider_events_total',
+    help: "The provider's webhooks by type and outcome",
+    labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+  });
   const httpDuration = new client.Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
@@ -42,7 +48,16 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  return { registry, payments, refunds, providerLatency, eventsConsumed, eventsPublished, httpDuration };
+  return {
+    registry,
+    payments,
+    refunds,
+    providerLatency,
+    eventsConsumed,
+    eventsPublished,
+    providerEvents,
+    httpDuration,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

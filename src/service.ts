@@ -9,9 +9,11 @@ import { createOrderStore } from './db/orders';
 import { createOutboxStore } from './db/outbox';
 import { createPaymentQueries } from './db/payment-queries';
 import { createPaymentStore } from './db/payments';
+import { createProviderEventStore } from './db/provider-events';
 import { upgradeLegacyData } from './db/upgrade';
 import { createOrderEvents } from './domain/orders';
 import { createPay } from './domain/pay';
+import { createProviderReports } from './domain/provider-reports';
 import { createRefund } from './domain/refund';
 import { createRequestPayment } from './domain/request';
 import { createVoid } from './domain/void';
@@ -27,6 +29,7 @@ import { createMetrics, registerStateGauges } from './metrics';
 import { createOutbox } from './outbox/outbox';
 import { createProvider } from './providers';
 import { instrumentProvider } from './providers/instrument';
+import { createStripeWebhookReader } from './providers/stripe-webhooks';
 import { startReconciler } from './reconciler';
 
 export interface ServiceOptions {
@@ -78,6 +81,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     }),
     outbox: outboxStore,
     deadLetters: createDeadLetterStore(db.connection),
+    providerEvents: createProviderEventStore(db.connection),
     idempotency: createIdempotencyStore(db.connection, {
       ttlMs: config.idempotencyTtlMs,
       lockMs: config.reconcile.afterMs,
@@ -107,7 +111,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   );
   const reconciler = startReconciler({
     reconcile: createReconcile({ payments: stores.payments, settle, clock, minRetryMs: config.reconcile.intervalMs }),
-    sweepers: [(now) => stores.idempotency.sweep(now)],
+    sweepers: [(now) => stores.idempotency.sweep(now), (now) => stores.providerEvents.sweep(now)],
     clock,
     log,
     intervalMs: config.reconcile.intervalMs,
@@ -133,6 +137,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     queries: createPaymentQueries(db.connection, (id) => stores.payments.load(id)),
     idempotency: stores.idempotency,
     health: { mongo: db.isConnected, nats: bus.isConnected },
+    webhooks: {
+      read: config.provider.webhookSecret ? createStripeWebhookReader(config.provider.webhookSecret) : null,
+      reports: createProviderReports({ payments: stores.payments, provider, settle, clock }),
+      events: stores.providerEvents,
+    },
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, opts.host ?? '0.0.0.0', () => resolve(s));

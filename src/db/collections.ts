@@ -6,5 +6,6 @@ export const COLLECTIONS = [
   'outbox',
   'dead_letters',
   'idempotency_keys',
+  'provider_events',
 ] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];

@@ -29,6 +29,7 @@ const refundSchema = new Schema(
   },
   { _id: false },
 );
+const disputeSchema = new Schema({ id: String, amount: Number, reason: String, at: Date }, { _id: false });
 const history = new Schema({ status: String, at: Date, change: String, reason: String }, { _id: false });
 const requestSchema = new Schema(
   {
@@ -54,6 +55,7 @@ const paymentSchema = new Schema<PaymentDoc>(
     declineCode: { type: String, default: null },
     amountRefunded: { type: Number, default: 0 },
     refunds: [refundSchema],
+    dispute: { type: disputeSchema, default: null },
     source: { type: String, default: null },
     requestKey: { type: String, default: null },
     dueAt: { type: Date, default: null },
@@ -85,6 +87,7 @@ const changeSchema = new Schema<ChangeDoc>(
     declineCode: String,
     amountRefunded: Number,
     refunds: { type: [refundSchema], default: undefined },
+    dispute: { type: disputeSchema, default: undefined },
     dueAt: { type: Date, default: null },
     events: [new Schema({ id: String, kind: String, refundId: String }, { _id: false })],
   },
@@ -107,6 +110,7 @@ export function toPayment(d: PaymentDoc): Payment {
     email: rest.email ?? null,
     request: rest.request ?? null,
     declineCode: rest.declineCode ?? null,
+    dispute: rest.dispute ?? null,
     amountRefunded: rest.amountRefunded ?? 0,
     refunds: rest.refunds ?? [],
   };
@@ -148,9 +152,9 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
 
   // Everything but the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {
-    const { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dueAt, history } = p;
-    const set = { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dueAt, history };
-    const update = { $set: { ...set, updatedAt: p.updatedAt } };
+    const { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dispute, dueAt } = p;
+    const set = { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dispute, dueAt };
+    const update = { $set: { ...set, history: p.history, updatedAt: p.updatedAt } };
     await updatePayment(new Types.ObjectId(p.id), p.source === null ? { ...update, $unset: { source: '' } } : update);
   }
 

@@ -1,20 +1,32 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, InvalidInputError } from './errors';
 
-export const PAYMENT_STATUSES = ['pending', 'succeeded', 'failed', 'partially_refunded', 'refunded', 'voided'] as const;
+export const PAYMENT_STATUSES = [
+  'pending',
+  'succeeded',
+  'failed',
+  'partially_refunded',
+  'refunded',
+  'voided',
+  'disputed',
+] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 // The whole lifecycle. A payment is recorded pending before the provider is
 // called and settles once; money comes back through refunds, in parts (a refund
 // asked for or refused leaves the status as it is); a payment that never
-// succeeded can be voided, and a void that finds a charge refunds it.
+// succeeded can be voided, and a void that finds a charge refunds it. The
+// provider can report later what moved without us: a charge that went through
+// after a decline (its holder authenticated), refunds made in its dashboard, and
+// disputes, which freeze the payment's status.
 const NEXT: Record<PaymentStatus, readonly PaymentStatus[]> = {
   pending: ['succeeded', 'failed', 'voided'],
-  succeeded: ['succeeded', 'partially_refunded', 'refunded'],
-  partially_refunded: ['partially_refunded', 'refunded'],
+  succeeded: ['succeeded', 'partially_refunded', 'refunded', 'disputed'],
+  partially_refunded: ['partially_refunded', 'refunded', 'disputed'],
   refunded: [],
-  failed: [],
+  failed: ['succeeded'],
   voided: ['voided'],
+  disputed: ['disputed'],
 };
 
 export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
@@ -37,7 +49,17 @@ export interface Refund {
   updatedAt: Date;
 }
 
-export type ChangeKind = 'succeeded' | 'failed' | 'voided' | 'refund_requested' | 'refund_succeeded' | 'refund_failed';
+export type ChangeKind =
+  'succeeded' | 'failed' | 'voided' | 'refund_requested' | 'refund_succeeded' | 'refund_failed' | 'disputed';
+
+/** The customer disputed the charge with their bank. */
+export interface Dispute {
+  id: string;
+  /** Minor units. */
+  amount: number;
+  reason: string;
+  at: Date;
+}
 
 export interface HistoryEntry {
   status: PaymentStatus;
@@ -80,6 +102,7 @@ export interface Payment {
   /** What has come back to the customer: the sum of the succeeded refunds. */
   amountRefunded: number;
   refunds: Refund[];
+  dispute: Dispute | null;
   /**
    * The card token (or, for a requested payment, the saved payment method), kept only while the
    * payment is pending so that its charge can be asked for again.
@@ -98,7 +121,7 @@ export interface Payment {
 export interface PaymentEvent {
   /** Derived from the change, so that every copy of it carries the same id. */
   id: string;
-  kind: 'succeeded' | 'failed' | 'refunded' | 'voided';
+  kind: 'succeeded' | 'failed' | 'refunded' | 'voided' | 'disputed';
   /** The refund it is about (refunded). */
   refundId?: string;
 }
@@ -122,6 +145,7 @@ export interface Change {
   amountRefunded?: number;
   /** The refunds after the change, when it touches them. */
   refunds?: Refund[];
+  dispute?: Dispute;
   /** When the reconciler should look at the payment next; null when nothing is pending. */
   dueAt: Date | null;
   events: PaymentEvent[];
@@ -152,6 +176,7 @@ export function start(input: {
     declineCode: null,
     amountRefunded: 0,
     refunds: [],
+    dispute: null,
     history: [{ status: 'pending', at }],
     createdAt: at,
     updatedAt: at,
@@ -160,14 +185,17 @@ export function start(input: {
 
 type Fields = Omit<Change, 'paymentId' | 'version' | 'at' | 'kind' | 'status' | 'events' | 'dueAt'>;
 
-// What each change may start from: a charge settles once, refunds follow it.
+// What each change may start from: a charge settles once (a decline can turn out
+// to have gone through after all), refunds follow it, refunds asked for before a
+// dispute still settle.
 const FROM: Record<ChangeKind, readonly PaymentStatus[]> = {
-  succeeded: ['pending'],
+  succeeded: ['pending', 'failed'],
   failed: ['pending'],
   voided: ['pending'],
   refund_requested: ['succeeded', 'partially_refunded'],
-  refund_succeeded: ['succeeded', 'partially_refunded', 'voided'],
-  refund_failed: ['succeeded', 'partially_refunded', 'voided'],
+  refund_succeeded: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
+  refund_failed: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
+  disputed: ['succeeded', 'partially_refunded'],
 };
 
 function change(
@@ -202,9 +230,14 @@ export function refundable(p: Payment): number {
   return p.amount - p.amountRefunded - pendingRefunds(p.refunds).reduce((sum, r) => sum + r.amount, 0);
 }
 
-/** The provider charged the card. */
+/**
+ * The provider charged the card; for a failed payment, it reports that the charge went
+ * through after all (the holder authenticated after an off-session decline).
+ */
 export function succeed(p: Payment, chargeId: string, at: Date): Change {
-  return change(p, 'succeeded', 'succeeded', at, null, { chargeId }, [{ kind: 'succeeded' }]);
+  const fields =
+    p.status === 'failed' ? { chargeId, reason: 'the provider reports the charge went through' } : { chargeId };
+  return change(p, 'succeeded', 'succeeded', at, null, fields, [{ kind: 'succeeded' }]);
 }
 
 /** The provider refused the charge, or it was never made; the order may be paid again. */
@@ -291,16 +324,77 @@ function settleRefund(p: Payment, refundId: string): { refund: Refund; others: R
 // The reconciler comes back while other refunds of the payment are pending.
 const nextDue = (refunds: Refund[], p: Payment) => (pendingRefunds(refunds).length > 0 ? p.dueAt : null);
 
+// A void or a dispute says more about a payment than what was refunded of it.
+const afterRefund = (p: Payment, amountRefunded: number): PaymentStatus =>
+  p.status === 'voided' || p.status === 'disputed'
+    ? p.status
+    : amountRefunded === p.amount
+      ? 'refunded'
+      : 'partially_refunded';
+
 /** The provider refunded the money. */
 export function refundSucceeded(p: Payment, refundId: string, providerId: string, at: Date): Change {
   const { refund, others } = settleRefund(p, refundId);
   const done: Refund = { ...refund, status: 'succeeded', providerId, updatedAt: at };
   const refunds = p.refunds.map((r) => (r.id === refundId ? done : r));
   const amountRefunded = p.amountRefunded + refund.amount;
-  const to = p.status === 'voided' ? 'voided' : amountRefunded === p.amount ? 'refunded' : 'partially_refunded';
   const reason = `refund ${refundId} of ${refund.amount}`;
-  return change(p, 'refund_succeeded', to, at, nextDue(others, p), { refunds, amountRefunded, reason }, [
-    { kind: 'refunded', refundId },
+  return change(
+    p,
+    'refund_succeeded',
+    afterRefund(p, amountRefunded),
+    at,
+    nextDue(others, p),
+    {
+      refunds,
+      amountRefunded,
+      reason,
+    },
+    [{ kind: 'refunded', refundId }],
+  );
+}
+
+/**
+ * The provider reports a refund nobody asked this service for (made in its
+ * dashboard): recorded as a refund of its own, within what can still be refunded.
+ */
+export function refundedElsewhere(p: Payment, providerRefund: { id: string; amount: number }, at: Date): Change {
+  if (p.status !== 'succeeded' && p.status !== 'partially_refunded' && p.status !== 'disputed') {
+    throw new ConflictError(`A ${p.status} payment cannot be refunded`, 'payment_not_refundable');
+  }
+  if (providerRefund.amount > refundable(p)) {
+    throw new ConflictError(
+      `The provider reports a refund of ${providerRefund.amount}, more than the ${refundable(p)} left on payment ${p.id}`,
+      'refund_exceeds_remaining',
+    );
+  }
+  const refundId = refundIdFor(p.id, p.version + 1);
+  const refund: Refund = {
+    ...newRefund(refundId, providerRefund.amount, 'requested_by_customer', at),
+    status: 'succeeded',
+    providerId: providerRefund.id,
+  };
+  const amountRefunded = p.amountRefunded + refund.amount;
+  const reason = `refund ${providerRefund.id} of ${refund.amount}, made at the provider`;
+  return change(
+    p,
+    'refund_succeeded',
+    afterRefund(p, amountRefunded),
+    at,
+    p.dueAt,
+    {
+      refunds: [...p.refunds, refund],
+      amountRefunded,
+      reason,
+    },
+    [{ kind: 'refunded', refundId }],
+  );
+}
+
+/** The customer disputed the charge: the payment stays disputed, whatever else is asked of it. */
+export function markDisputed(p: Payment, dispute: Omit<Dispute, 'at'>, at: Date): Change {
+  return change(p, 'disputed', 'disputed', at, p.dueAt, { dispute: { ...dispute, at }, reason: dispute.reason }, [
+    { kind: 'disputed' },
   ]);
 }
 
@@ -324,6 +418,7 @@ export function apply(p: Payment, c: Change): Payment {
     declineCode: c.declineCode ?? p.declineCode,
     amountRefunded: c.amountRefunded ?? p.amountRefunded,
     refunds: c.refunds ?? p.refunds,
+    dispute: c.dispute ?? p.dispute,
     source: c.status === 'pending' ? p.source : null,
     dueAt: c.dueAt,
     history: [...p.history, entry],

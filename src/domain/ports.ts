@@ -88,6 +88,31 @@ export interface FoundCharge {
   failureReason?: string;
 }
 
+/** A payment's charge as the provider has it now: `paymentId` from the metadata every charge carries. */
+export interface ChargeState {
+  paymentId: string | null;
+  status: 'succeeded' | 'failed' | 'pending';
+  chargeId: string | null;
+  failureReason?: string;
+  declineCode?: string;
+}
+
+/** A refund as the provider has it now; `refundId` is ours, when this service asked for it. */
+export interface ProviderRefund {
+  id: string;
+  amount: number;
+  status: 'succeeded' | 'failed' | 'pending';
+  refundId: string | null;
+  failureReason?: string;
+}
+
+export interface ProviderDispute {
+  id: string;
+  paymentId: string | null;
+  amount: number;
+  reason: string;
+}
+
 /**
  * The payment provider. `charge` resolves with the provider's charge id, or throws
  * DeclinedError, InvalidInputError (token rejected) or UpstreamUnavailableError
@@ -111,4 +136,11 @@ export interface PaymentProvider {
    * UpstreamUnavailableError when the outcome is unknown.
    */
   refund(request: RefundRequest): Promise<RefundOutcome>;
+  /**
+   * What the provider has now, read again when it reports a change: its reports say
+   * where to look, not what to record.
+   */
+  paymentState(intentId: string): Promise<ChargeState>;
+  refundsOf(chargeId: string): Promise<{ paymentId: string | null; refunds: ProviderRefund[] }>;
+  dispute(disputeId: string): Promise<ProviderDispute>;
 }

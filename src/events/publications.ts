@@ -5,6 +5,7 @@ import {
   Subjects,
   type NotificationRequestedEvent,
   type PaymentCreatedEvent,
+  type PaymentDisputedEvent,
   type PaymentFailedEvent,
   type PaymentRefundedEvent,
   type PaymentVoidedEvent,
@@ -66,15 +67,29 @@ function wire(p: Payment, e: PaymentEvent): Wire {
       const payload: PaymentVoidedEvent = { ...about(p, e), id: p.id, amount: p.amount, currency: p.currency };
       return { subject: Subjects.PaymentVoided, payload };
     }
+    case 'disputed': {
+      const { dispute } = p;
+      if (!dispute) throw new Error(`Event ${e.id} is about a dispute, which payment ${p.id} does not have`);
+      const payload: PaymentDisputedEvent = {
+        ...about(p, e),
+        id: p.id,
+        disputeId: dispute.id,
+        amount: dispute.amount,
+        currency: p.currency,
+        reason: dispute.reason,
+      };
+      return { subject: Subjects.PaymentDisputed, payload };
+    }
   }
 }
 
-const NOTIFICATION_KIND = {
+// What the payer hears about; a dispute is between them and their bank.
+const NOTIFICATION_KIND: Partial<Record<PaymentEvent['kind'], NotificationRequestedEvent['kind']>> = {
   succeeded: 'payment_succeeded',
   failed: 'payment_failed',
   refunded: 'payment_refunded',
   voided: 'payment_voided',
-} as const;
+};
 
 /** The notification's own id, derived from its event's, so that every copy of it carries the same one. */
 function notificationId(eventId: string): string {
@@ -83,13 +98,15 @@ function notificationId(eventId: string): string {
 }
 
 /** What a notifications service needs to tell the payer about an outcome. */
-function notification(p: Payment, e: PaymentEvent): Wire & { id: string } {
+function notification(p: Payment, e: PaymentEvent): (Wire & { id: string }) | null {
+  const kind = NOTIFICATION_KIND[e.kind];
+  if (!kind) return null;
   const id = notificationId(e.id);
   const payload: NotificationRequestedEvent = {
     eventId: id,
     userId: p.userId,
     ...(p.email !== null && { email: p.email }),
-    kind: NOTIFICATION_KIND[e.kind],
+    kind,
     payment: {
       id: p.id,
       ...(p.orderId !== null && { orderId: p.orderId }),
@@ -109,8 +126,11 @@ function notification(p: Payment, e: PaymentEvent): Wire & { id: string } {
  */
 export function messagesFor(p: Payment, events: PaymentEvent[]): OutboxMessage[] {
   const key = p.orderId ?? p.request?.id ?? p.id;
-  return events.flatMap((e) => [
-    { id: e.id, destination: 'bus', key, ...wire(p, e) },
-    { destination: 'bus', key, ...notification(p, e) },
-  ]);
+  return events.flatMap((e) => {
+    const told = notification(p, e);
+    return [
+      { id: e.id, destination: 'bus', key, ...wire(p, e) },
+      ...(told ? [{ destination: 'bus', key, ...told }] : []),
+    ];
+  });
 }

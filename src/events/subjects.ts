@@ -11,6 +11,7 @@ export const Subjects = {
   PaymentFailed: 'payment:failed',
   PaymentRefunded: 'payment:refunded',
   PaymentVoided: 'payment:voided',
+  PaymentDisputed: 'payment:disputed',
   PaymentRequested: 'payment:requested',
   // The reference billing service's request for a subscription's first payment.
   BillingPaymentRequested: 'payment.createInitial',
@@ -50,7 +51,7 @@ export const paymentRequestedSchema = z
     requestId: z.string().min(1).max(255).describe('One request id is one payment, however often it is delivered'),
     userId: z.string().min(1),
     email: z.string().min(1).optional(),
-    customerId: z.string().min(1).optional().describe("The customer at the provider the method is saved for"),
+    customerId: z.string().min(1).optional().describe('The customer at the provider the method is saved for'),
     paymentMethod: z.string().min(1).describe('A saved payment method: pm_...'),
     amount: z.number().int().positive().optional().describe('Minor units: 1999. Give amount or price'),
     price: z.number().positive().optional().describe('Major units: 19.99. Give amount or price'),
@@ -121,6 +122,19 @@ export const paymentVoidedSchema = z.object({
 });
 export type PaymentVoidedEvent = z.infer<typeof paymentVoidedSchema>;
 
+export const paymentDisputedSchema = z.object({
+  eventId: z.string(),
+  id: objectId,
+  orderId: objectId.optional(),
+  requestId: z.string().optional(),
+  userId: z.string(),
+  disputeId: z.string().describe("The provider's dispute"),
+  amount: z.number().int().describe('Minor units: what is disputed'),
+  currency: z.string().regex(/^[a-z]{3}$/),
+  reason: z.string().describe("The provider's reason: fraudulent, product_not_received..."),
+});
+export type PaymentDisputedEvent = z.infer<typeof paymentDisputedSchema>;
+
 export const notificationRequestedSchema = z.object({
   eventId: z.string(),
   userId: z.string(),
@@ -156,5 +170,6 @@ export const published = {
   [Subjects.PaymentFailed]: paymentFailedSchema,
   [Subjects.PaymentRefunded]: paymentRefundedSchema,
   [Subjects.PaymentVoided]: paymentVoidedSchema,
+  [Subjects.PaymentDisputed]: paymentDisputedSchema,
   [Subjects.NotificationRequested]: notificationRequestedSchema,
 };

@@ -41,6 +41,7 @@ export function presentPayment(p: Payment) {
     failureReason: p.failureReason,
     declineCode: p.declineCode,
     request: p.request,
+    dispute: p.dispute && { ...p.dispute, at: p.dispute.at.toISOString() },
     refunds: p.refunds.map((r) => presentRefund(r, p)),
     history: p.history.map((h) => ({ ...h, at: h.at.toISOString() })),
     updatedAt: p.updatedAt.toISOString(),

@@ -20,5 +20,8 @@ export function instrumentProvider(provider: PaymentProvider, metrics: Metrics):
     chargeSaved: (req) => timed('charge_saved', () => provider.chargeSaved(req)),
     findCharge: (paymentId, how) => timed('find_charge', () => provider.findCharge(paymentId, how)),
     refund: (req) => timed('refund', () => provider.refund(req)),
+    paymentState: (id) => timed('read_payment', () => provider.paymentState(id)),
+    refundsOf: (chargeId) => timed('read_refunds', () => provider.refundsOf(chargeId)),
+    dispute: (id) => timed('read_dispute', () => provider.dispute(id)),
   };
 }

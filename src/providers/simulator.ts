@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DeclinedError, InvalidInputError } from '../domain/errors';
+import { DeclinedError, InvalidInputError, NotFoundError } from '../domain/errors';
 import type { PaymentProvider } from '../domain/ports';
 
 const digest = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 24);
@@ -35,6 +35,16 @@ export function createSimulatorProvider(): PaymentProvider {
     },
     async findCharge() {
       return null;
+    },
+    // It sends no webhooks, so nobody asks it what changed.
+    async paymentState(id) {
+      throw new NotFoundError(`The simulator keeps no payment ${id}`);
+    },
+    async refundsOf(id) {
+      throw new NotFoundError(`The simulator keeps no charge ${id}`);
+    },
+    async dispute(id) {
+      throw new NotFoundError(`The simulator keeps no dispute ${id}`);
     },
     async refund(req) {
       return { refundId: `re_sim_${digest(req.idempotencyKey)}`, status: 'succeeded' };

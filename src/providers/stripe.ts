@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
-import { DeclinedError, InvalidInputError, UpstreamUnavailableError } from '../domain/errors';
-import type { ChargeRequest, FoundCharge, PaymentProvider, RefundOutcome } from '../domain/ports';
+import { DeclinedError, InvalidInputError, NotFoundError, UpstreamUnavailableError } from '../domain/errors';
+import type { ChargeRequest, ChargeState, FoundCharge, PaymentProvider, RefundOutcome } from '../domain/ports';
 
 export interface StripeOptions {
   key: string;
@@ -75,15 +75,9 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
         );
         // A repeat under the same key answers what the first request got; where that was pending, look again.
         if (refund.status === 'pending') refund = await stripe.refunds.retrieve(refund.id);
-        const status: RefundOutcome['status'] =
-          refund.status === 'succeeded'
-            ? 'succeeded'
-            : refund.status === 'failed' || refund.status === 'canceled'
-              ? 'failed'
-              : 'pending';
         return {
           refundId: refund.id,
-          status,
+          status: refundStatus(refund),
           ...(refund.failure_reason ? { failureReason: refund.failure_reason } : {}),
         };
       } catch (err) {
@@ -98,12 +92,8 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
         if (how === 'saved') {
           const intent = (await stripe.paymentIntents.search({ query, limit: 1 })).data[0];
           if (!intent) return null;
-          try {
-            return { ...outcomeOf(intent), status: 'succeeded' };
-          } catch (err) {
-            if (err instanceof UpstreamUnavailableError) return { chargeId: intent.id, status: 'pending' };
-            return { chargeId: intent.id, status: 'failed', failureReason: (err as Error).message };
-          }
+          const { chargeId, ...state } = stateOf(intent);
+          return { ...state, chargeId: chargeId ?? intent.id };
         }
         const charge = (await stripe.charges.search({ query, limit: 1 })).data[0];
         if (!charge) return null;
@@ -119,7 +109,77 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
         throw toDomainError(err);
       }
     },
+
+    async paymentState(intentId) {
+      try {
+        const intent = await stripe.paymentIntents.retrieve(intentId);
+        return { paymentId: intent.metadata.paymentId ?? null, ...stateOf(intent) };
+      } catch (err) {
+        throw readError(err);
+      }
+    },
+
+    async refundsOf(chargeId) {
+      try {
+        const [paymentId, refunds] = await Promise.all([
+          paymentOfCharge(chargeId),
+          stripe.refunds.list({ charge: chargeId, limit: 100 }),
+        ]);
+        return {
+          paymentId,
+          refunds: refunds.data.map((r) => ({
+            id: r.id,
+            amount: r.amount,
+            status: refundStatus(r),
+            refundId: r.metadata?.refundId ?? null,
+            ...(r.failure_reason ? { failureReason: r.failure_reason } : {}),
+          })),
+        };
+      } catch (err) {
+        throw readError(err);
+      }
+    },
+
+    async dispute(disputeId) {
+      try {
+        const d = await stripe.disputes.retrieve(disputeId);
+        const chargeId = typeof d.charge === 'string' ? d.charge : d.charge.id;
+        return { id: d.id, paymentId: await paymentOfCharge(chargeId), amount: d.amount, reason: d.reason };
+      } catch (err) {
+        throw readError(err);
+      }
+    },
   };
+
+  /** The payment a charge was made for: from its metadata, or from its PaymentIntent's. */
+  async function paymentOfCharge(chargeId: string): Promise<string | null> {
+    const charge = await stripe.charges.retrieve(chargeId);
+    if (charge.metadata?.paymentId) return charge.metadata.paymentId;
+    const intent = charge.payment_intent;
+    if (!intent) return null;
+    if (typeof intent !== 'string') return intent.metadata.paymentId ?? null;
+    return (await stripe.paymentIntents.retrieve(intent)).metadata.paymentId ?? null;
+  }
+}
+
+function refundStatus(refund: Stripe.Refund): RefundOutcome['status'] {
+  if (refund.status === 'succeeded') return 'succeeded';
+  return refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
+}
+
+/** A PaymentIntent's outcome as the domain says it. */
+function stateOf(intent: Stripe.PaymentIntent): Omit<ChargeState, 'paymentId'> {
+  try {
+    return { status: 'succeeded', ...outcomeOf(intent) };
+  } catch (err) {
+    if (!(err instanceof DeclinedError)) return { status: 'pending', chargeId: null };
+    return {
+      status: 'failed',
+      chargeId: null,
+      failureReason: err.message,
+      ...(err.declineCode && { declineCode: err.declineCode }),
+    };
+  }
 }
 
 /**
@@ -147,6 +207,14 @@ function outcomeOf(intent: Stripe.PaymentIntent): { chargeId: string } {
 
 function declined(message: string, declineCode: string | undefined): never {
   throw new DeclinedError(message, undefined, { ...(declineCode && { declineCode }) });
+}
+
+/** For reads of what the provider keeps: an object it does not have is not found, not a rejected payment. */
+function readError(err: unknown): Error {
+  if (err instanceof Stripe.errors.StripeError && err.statusCode === 404) {
+    return new NotFoundError(err.message || 'The provider has no such object', undefined, { cause: err });
+  }
+  return toDomainError(err);
 }
 
 function toDomainError(err: unknown): Error {

@@ -249,6 +249,16 @@ describe('real answers match the document', () => {
     );
   });
 
+  test('503 from the Stripe webhook when no secret is set', async () => {
+    const res = await request(stack.service.app)
+      .post('/api/payments/webhooks/stripe')
+      .set('stripe-signature', 't=1,v1=00')
+      .send({ id: 'evt_1', type: 'charge.refunded' });
+    expect(res.status).toBe(503);
+    expect(res.body.errors[0]).toMatchObject({ code: 'webhooks_not_configured' });
+    expectDocumented(res, '/api/payments/webhooks/stripe', 'post');
+  });
+
   test('the health answers', async () => {
     const ready = await request(stack.service.app).get('/api/payments/health');
     expect(ready.status).toBe(200);

@@ -11,7 +11,7 @@ interface Recorded {
 /**
  * A Stripe-compatible front for stripe-mock or localstripe that adds what
  * neither can produce: a charge held in flight, outages (5xx, 429, dropped
- * connections), and Stripe's idempotency-key replay (a repeated key returns the
+ * connections), objects it does not keep (disputes), and Stripe's idempotency-key replay (a repeated key returns the
  * first response without reaching the server behind it, as Stripe does).
  */
 export async function startStripeProxy(target: string) {
@@ -22,6 +22,8 @@ export async function startStripeProxy(target: string) {
   let hold: { promise: Promise<void>; release: () => void } | null = null;
   let failures: { count: number; status: number | 'drop'; type: string } = { count: 0, status: 500, type: 'api_error' };
   const arrivals: (() => void)[] = [];
+  // Answers for objects the server behind does not have (localstripe keeps no disputes).
+  const served = new Map<string, unknown>();
 
   async function readBody(req: IncomingMessage): Promise<string> {
     const chunks: Buffer[] = [];
@@ -43,6 +45,11 @@ export async function startStripeProxy(target: string) {
         return res.end(JSON.stringify({ error: { type: failures.type, message: `Simulated ${failures.type}` } }));
       }
       if (hold) await hold.promise;
+      const object = req.method === 'GET' ? served.get((req.url ?? '').split('?')[0] as string) : undefined;
+      if (object) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(object));
+      }
       const cached = key ? replies.get(key) : undefined;
       if (cached) {
         res.writeHead(cached.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
@@ -111,6 +118,10 @@ export async function startStripeProxy(target: string) {
     /** The next `count` requests fail: with `status` and an error of `type` (Stripe's), or a dropped connection. */
     failNext(count: number, status: number | 'drop' = 500, type = 'api_error') {
       failures = { count, status, type };
+    },
+    /** GET `path` answers `object`, as Stripe would for an object the server behind cannot make. */
+    serve(path: string, object: unknown) {
+      served.set(path, object);
     },
     /** Resolves when `n` charge requests have arrived. */
     async chargeArrived(n = 1, timeoutMs = 10000): Promise<void> {

@@ -181,6 +181,7 @@ describe('backup and restore of the payments collections', () => {
       outbox: 4, // two events, each with its notification
       dead_letters: 1,
       idempotency_keys: 2,
+      provider_events: 0,
     });
     expect(manifest.sha256).toBe((await sha256File(file)).sha256);
     expect(await readManifest(manifestPathOf(file))).toEqual(manifest);

@@ -61,7 +61,12 @@ describe('the payment state machine', () => {
     'pending>succeeded',
     'pending>failed',
     'pending>voided',
+    // A payment that needed its holder, and got it after we recorded the decline.
+    'failed>succeeded',
     'succeeded>succeeded',
+    'succeeded>disputed',
+    'partially_refunded>disputed',
+    'disputed>disputed',
     'succeeded>partially_refunded',
     'succeeded>refunded',
     'partially_refunded>partially_refunded',

@@ -6,6 +6,7 @@ import {
   orderCreatedSchema,
   paymentCreatedConsumedSchema,
   paymentCreatedSchema,
+  paymentDisputedSchema,
   paymentFailedSchema,
   paymentRefundedSchema,
   paymentRequestedSchema,
@@ -118,6 +119,13 @@ export const events = {
       description: 'A payment that never succeeded was voided (a charge found after all is refunded in full).',
       payload: payload(paymentVoidedSchema),
       example: { ...payment, amount: 1999, currency: 'usd' },
+    },
+    [Subjects.PaymentDisputed]: {
+      description:
+        'The payer disputed a charge with their bank (reported by a Stripe webhook). The money is held until the ' +
+        'dispute is decided; no refund can be made meanwhile.',
+      payload: payload(paymentDisputedSchema),
+      example: { ...payment, disputeId: 'dp_1Ptest', amount: 1999, currency: 'usd', reason: 'fraudulent' },
     },
     [Subjects.NotificationRequested]: {
       description:

@@ -5,6 +5,7 @@ import { events } from './events';
 import { opsPaths, opsSchemas } from './ops';
 import { paymentPaths, paymentSchemas } from './payments';
 import { refundPaths, refundSchemas } from './refunds';
+import { webhookPaths } from './webhooks';
 
 /** Paths of several areas under one URL, each area's methods kept. */
 function merge(...areas: OpenAPIV3.PathsObject[]): OpenAPIV3.PathsObject {
@@ -42,10 +43,11 @@ export const openApiDocument: OpenAPIV3.Document & { 'x-events': typeof events }
   tags: [
     { name: 'payments', description: 'Charging orders and reading payments' },
     { name: 'refunds', description: 'Refunds and voids, for admins' },
+    { name: 'provider', description: 'What the payment provider calls' },
     { name: 'operations', description: 'Health and metrics for the platform' },
     { name: 'docs', description: 'This document and its viewer' },
   ],
-  paths: merge(paymentPaths, refundPaths, opsPaths),
+  paths: merge(paymentPaths, refundPaths, webhookPaths, opsPaths),
   components: { ...components, schemas: { ...components.schemas, ...paymentSchemas, ...refundSchemas, ...opsSchemas } },
   'x-events': events,
 };
