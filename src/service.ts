@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import type { Config } from './config';
 import { connectDb } from './db/connect';
+import { createDeadDeliveryStore } from './db/dead-deliveries';
 import { createDeadLetterStore } from './db/dead-letters';
 import { createIdempotencyStore } from './db/idempotency';
 import { createOrderStore } from './db/orders';
@@ -24,7 +25,7 @@ import { connectBus } from './events/stan-bus';
 import type { Subject } from './events/subjects';
 import { createLogger, type Logger } from './log';
 import { createMetrics, registerStateGauges } from './metrics';
-import { createOutbox } from './outbox/outbox';
+import { backoff, createOutbox } from './outbox/outbox';
 import { createProvider } from './providers';
 import { instrumentProvider } from './providers/instrument';
 import { startReconciler } from './reconciler';
@@ -56,17 +57,25 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   });
 
   const outboxStore = createOutboxStore(db.connection);
+  const deadDeliveries = createDeadDeliveryStore(db.connection);
   const outbox = createOutbox({
     store: outboxStore,
-    senders: {
+    dead: deadDeliveries,
+    destinations: {
       bus: {
+        url: config.nats.url,
         ready: bus.isConnected,
-        send: (m) => bus.publish({ subject: m.subject as Subject, id: m.id, key: m.key, data: m.payload }),
+        async send(m) {
+          await bus.publish({ subject: m.subject as Subject, id: m.id, key: m.key, data: m.payload });
+          metrics.eventsPublished.inc({ subject: m.subject });
+        },
+        delayMs: backoff,
+        leaseMs: 30_000,
+        storeFirst: false,
       },
     },
     clock,
     log,
-    metrics,
     intervalMs: config.outboxIntervalMs,
   });
   const stores = {
@@ -78,6 +87,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     }),
     outbox: outboxStore,
     deadLetters: createDeadLetterStore(db.connection),
+    deadDeliveries,
     idempotency: createIdempotencyStore(db.connection, {
       ttlMs: config.idempotencyTtlMs,
       lockMs: config.reconcile.afterMs,
