@@ -35,6 +35,17 @@ export function createMetrics() {
     labelNames: ['subject'] as const,
     registers: [registry],
   });
+  const callbackAttempts = new client.Counter({
+    name: 'callback_attempts_total',
+    help: 'Attempts to deliver a callback, by outcome: delivered, failed (another answer), gone (410), timeout, unreachable',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const callbackDead = new client.Counter({
+    name: 'callback_dead_total',
+    help: 'Callbacks given up on (410, or every attempt of the schedule failed), kept in dead_deliveries',
+    registers: [registry],
+  });
   const httpDuration = new client.Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
@@ -42,7 +53,17 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  return { registry, payments, refunds, providerLatency, eventsConsumed, eventsPublished, httpDuration };
+  return {
+    registry,
+    payments,
+    refunds,
+    providerLatency,
+    eventsConsumed,
+    eventsPublished,
+    callbackAttempts,
+    callbackDead,
+    httpDuration,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

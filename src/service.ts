@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
+import { createCallbacks } from './callbacks/callbacks';
 import type { Config } from './config';
 import { connectDb } from './db/connect';
 import { createDeadDeliveryStore } from './db/dead-deliveries';
@@ -58,6 +59,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
 
   const outboxStore = createOutboxStore(db.connection);
   const deadDeliveries = createDeadDeliveryStore(db.connection);
+  const callbacks = createCallbacks(config.callbacks, { clock, metrics });
   const outbox = createOutbox({
     store: outboxStore,
     dead: deadDeliveries,
@@ -73,6 +75,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
         leaseMs: 30_000,
         storeFirst: false,
       },
+      ...callbacks.destinations,
     },
     clock,
     log,
@@ -81,7 +84,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   const stores = {
     orders: createOrderStore(db.connection),
     payments: createPaymentStore(db.connection, {
-      consequences: { dispatch: (p, events) => outbox.dispatch(messagesFor(p, events)) },
+      consequences: {
+        dispatch: (p, events) => outbox.dispatch(callbacks.withCallbacks(messagesFor(p, events), p.updatedAt)),
+      },
       clock,
       log,
     }),
