@@ -147,6 +147,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     payments: stores.payments,
     queries: createPaymentQueries(db.connection, (id) => stores.payments.load(id)),
     idempotency: stores.idempotency,
+    deadDeliveries,
+    outbox,
     health: { mongo: db.isConnected, nats: bus.isConnected },
   });
   const server: Server = await new Promise((resolve, reject) => {

@@ -13,6 +13,7 @@ import {
   uniqueName,
   type BusClient,
 } from '../support/harness';
+import { expectDocumented, loadDocument } from '../support/openapi';
 import { startReceiver, type Callback, type Receiver } from '../support/receiver';
 import { startNatsStreaming, type NatsServer } from '../support/servers';
 
@@ -31,6 +32,7 @@ let a: Receiver;
 let b: Receiver;
 
 beforeAll(async () => {
+  await loadDocument();
   nats = await startNatsStreaming();
   [a, b] = await Promise.all([startReceiver(), startReceiver()]);
   ({ service } = await startTestService({
@@ -232,6 +234,120 @@ describe('callbacks to order services', () => {
 
     await later(48 * HOUR);
     expect(b.of(eventId)).toHaveLength(9);
+  });
+
+  test('admins list dead deliveries newest first and redeliver one: it is sent again and leaves the list', async () => {
+    b.answerWith(410);
+    const older = await pay();
+    await eventually(() => dead(b, older.eventId));
+    clock.advance(SECOND);
+    const newer = await pay();
+    await eventually(() => dead(b, newer.eventId));
+    const list = (query: string, cookie = admin) =>
+      request(service.app).get(`/api/payments/admin/deliveries${query}`).set('Cookie', cookie);
+
+    const path = '/api/payments/admin/deliveries';
+    for (const res of [
+      await list('?status=dead', sessionCookie(newUser())),
+      await request(service.app).get(`${path}?status=dead`),
+    ]) {
+      expect(res.status).toBe(401);
+      expectDocumented(res, path, 'get');
+    }
+    for (const query of ['', '?status=pending', '?status=dead&limit=0', '?status=dead&limit=101']) {
+      const res = await list(query);
+      expect({ query, status: res.status, code: res.body.errors?.[0]?.code }).toEqual({
+        query,
+        status: 400,
+        code: 'invalid_field',
+      });
+      expectDocumented(res, path, 'get');
+    }
+
+    const first = await list('?status=dead&limit=1');
+    expect(first.status).toBe(200);
+    expectDocumented(first, path, 'get');
+    expect(first.body).toMatchObject({ object: 'list', url: path, has_more: true });
+    expect(first.body.data).toEqual([
+      {
+        id: `${destinationOf(b.url)}:${newer.eventId}`,
+        status: 'dead',
+        url: b.url,
+        eventId: newer.eventId,
+        subject: 'payment:created',
+        body: { type: 'payment:created', timestamp: expect.any(String), data: newer.event },
+        attempts: 1,
+        lastError: 'receiver answered 410',
+        lastStatus: 410,
+        createdAt: expect.any(String),
+        diedAt: expect.any(String),
+      },
+    ]);
+    const next = await list(`?status=dead&limit=1&starting_after=${encodeURIComponent(first.body.data[0].id)}`);
+    expect(next.body.data.map((d: { eventId: string }) => d.eventId)).toEqual([older.eventId]);
+
+    const id = `${destinationOf(b.url)}:${older.eventId}`;
+    const redeliver = (cookie = admin, which = id) =>
+      request(service.app)
+        .post(`${path}/${encodeURIComponent(which)}/redeliver`)
+        .set('Cookie', cookie);
+    const redeliverPath = `${path}/{id}/redeliver`;
+    const refused = await redeliver(sessionCookie(newUser()));
+    expect(refused.status).toBe(401);
+    expectDocumented(refused, redeliverPath, 'post');
+
+    const delivered = await counted('callback_attempts_total', { outcome: 'delivered' });
+    b.answerWith(200);
+    const res = await redeliver();
+    expect(res.status).toBe(200);
+    expectDocumented(res, redeliverPath, 'post');
+    expect(res.body).toMatchObject({ id, status: 'pending', url: b.url, eventId: older.eventId, attempts: 0 });
+    const [, again] = await b.waitFor((c) => c.headers['webhook-id'] === older.eventId, 2);
+    expect(again!.answer).toBe(200);
+    expectSigned(again!);
+    expect(again!.body).toEqual(b.of(older.eventId)[0]!.body);
+
+    const all = await list('?status=dead&limit=100');
+    expect(all.body.data.map((d: { id: string }) => d.id)).not.toContain(id);
+    expect(all.body.data.map((d: { id: string }) => d.id)).toContain(`${destinationOf(b.url)}:${newer.eventId}`);
+    expect(await dead(b, older.eventId)).toBeNull();
+    await service.outbox.flush();
+    expect(await pending(b, older.eventId)).toBeNull();
+    expect(await counted('callback_attempts_total', { outcome: 'delivered' })).toBe(delivered + 1);
+
+    for (const which of [id, 'nothing-like-this']) {
+      const gone = await redeliver(admin, which);
+      expect(gone.status).toBe(404);
+      expect(gone.body.errors[0].code).toBe('not_found');
+      expectDocumented(gone, redeliverPath, 'post');
+    }
+  });
+
+  test('a dead delivery whose receiver left ORDER_CALLBACK_URL is not sent again: 409 receiver_not_configured', async () => {
+    const { eventId, event } = await pay();
+    const id = `callback:000000000000:${eventId}`;
+    await service.stores.deadDeliveries.add({
+      id,
+      messageId: eventId,
+      destination: 'callback:000000000000',
+      url: 'https://orders.example/removed',
+      subject: 'payment:created',
+      key: String(event.orderId),
+      payload: { type: 'payment:created', timestamp: new Date().toISOString(), data: event },
+      attempts: 9,
+      lastError: 'receiver answered 500',
+      lastStatus: 500,
+      createdAt: new Date(),
+      diedAt: new Date(),
+    });
+    const res = await request(service.app)
+      .post(`/api/payments/admin/deliveries/${encodeURIComponent(id)}/redeliver`)
+      .set('Cookie', admin);
+    expect(res.status).toBe(409);
+    expect(res.body.errors[0].code).toBe('receiver_not_configured');
+    expectDocumented(res, '/api/payments/admin/deliveries/{id}/redeliver', 'post');
+    expect(await service.stores.deadDeliveries.get(id)).toMatchObject({ attempts: 9 });
+    expect(await service.db.native.collection('outbox').findOne({ _id: id as never })).toBeNull();
   });
 
   test('a receiver down for an hour loses nothing: what it missed arrives once it is back', async () => {
