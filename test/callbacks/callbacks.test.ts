@@ -134,6 +134,10 @@ describe('callbacks to order services', () => {
 
     await service.outbox.flush();
     expect([...a.of(eventId), ...b.of(eventId)]).toHaveLength(2);
+    // Payment events only: the bus's other subjects (notification:requested) are not the order service's.
+    expect(new Set([...a.received, ...b.received].map((c) => c.body.type))).toEqual(
+      new Set(['payment:created', 'payment:refunded']),
+    );
     expect(await pending(a, eventId)).toBeNull();
     expect(await pending(b, eventId)).toBeNull();
     expect(await counted('callback_attempts_total', { outcome: 'delivered' })).toBe(delivered + 4);
