@@ -1,6 +1,7 @@
 import cookieSession from 'cookie-session';
 import express from 'express';
 import type { Config } from './config';
+import type { DeadDeliveryStore } from './db/dead-deliveries';
 import type { IdempotencyStore } from './db/idempotency';
 import type { ProviderEventStore } from './db/provider-events';
 import type { PaymentQueries } from './db/payment-queries';
@@ -10,6 +11,7 @@ import type { Clock, Payments } from './domain/ports';
 import type { RefundPayment } from './domain/refund';
 import type { VoidPayment } from './domain/void';
 import { authenticate } from './http/auth';
+import { deliveriesRouter } from './http/deliveries-router';
 import { docsRouter } from './http/docs-router';
 import { errorHandler, notFound } from './http/errors';
 import { opsRouter, type HealthChecks } from './http/health-router';
@@ -19,6 +21,7 @@ import { requestContext } from './http/request-context';
 import { webhooksRouter } from './http/webhooks-router';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
+import type { Outbox } from './outbox/outbox';
 import type { StripeWebhookReader } from './providers/stripe-webhooks';
 
 export interface AppDeps {
@@ -32,6 +35,8 @@ export interface AppDeps {
   payments: Payments;
   queries: PaymentQueries;
   idempotency: IdempotencyStore;
+  deadDeliveries: DeadDeliveryStore;
+  outbox: Pick<Outbox, 'redeliver'>;
   health: HealthChecks;
   webhooks: { read: StripeWebhookReader | null; reports: ProviderReports; events: ProviderEventStore };
 }
@@ -45,9 +50,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(cookieSession({ name: 'session', signed: false, secure: deps.config.env !== 'test' }));
   app.use(authenticate(deps.config.jwtKey, deps.config.adminUserIds));
   app.use(opsRouter(deps.health, deps.metrics));
-  // Before the payments routes: /api/payments/doc/ would otherwise be read as a payment id.
+  // Before the payments routes: /api/payments/doc/ and /api/payments/admin/ would otherwise be read as payment ids.
   app.use(docsRouter());
   app.use(webhooksRouter({ ...deps.webhooks, clock: deps.clock, metrics: deps.metrics }));
+  app.use(deliveriesRouter(deps));
   app.use(paymentsRouter(deps));
   app.use(refundsRouter(deps));
   app.use(notFound);

@@ -6,6 +6,26 @@ const optionalText = z
   .trim()
   .optional()
   .transform((v) => (v === '' ? undefined : v));
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+// fetch refuses URLs that carry credentials; receivers authenticate us by the signature instead.
+const isReceiverUrl = (v: string) => {
+  if (!URL.canParse(v)) return false;
+  const url = new URL(v);
+  return ['http:', 'https:'].includes(url.protocol) && url.username === '' && url.password === '';
+};
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+const toMs = (v: string) => {
+  const [, n, unit] = DURATION.exec(v) ?? [];
+  return Number(n) * (UNIT_MS[unit ?? 'ms'] ?? Number.NaN);
+};
+// Standard Webhooks secrets are whsec_ and the key's bytes in base64.
+const isSecret = (v: string) => !v.startsWith('whsec_') || /^[A-Za-z0-9+/]+={0,2}$/.test(v.slice('whsec_'.length));
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -38,6 +58,21 @@ const schema = z.object({
   IDEMPOTENCY_KEY_TTL_MS: int(24 * 60 * 60 * 1000),
   BOOT_TIMEOUT_MS: int(30000),
   SHUTDOWN_TIMEOUT_MS: int(10000),
+  ORDER_CALLBACK_URL: z
+    .string()
+    .default('')
+    .refine((v) => list(v).every(isReceiverUrl), 'comma-separated http(s) URLs without credentials')
+    .transform((v) => [...new Set(list(v))]),
+  CALLBACK_SECRET: optionalText.refine((v) => v === undefined || isSecret(v), 'whsec_ must be followed by base64'),
+  CALLBACK_RETRY_SCHEDULE: z
+    .string()
+    .default('0,10s,1m,5m,30m,2h,6h,12h,24h')
+    .refine(
+      (v) => list(v).length > 0 && list(v).every((d) => DURATION.test(d)),
+      'comma-separated durations such as 0,10s,1m,2h (a bare number is milliseconds)',
+    )
+    .transform((v) => list(v).map(toMs)),
+  CALLBACK_TIMEOUT_MS: int(10000),
 });
 
 /** Every setting the service reads; .env.example and the README list the same. */
@@ -58,6 +93,9 @@ function crossKeyIssues(env: Env): string[] {
   const after = Number(env.PAYMENTS_RECONCILE_AFTER_MS ?? 30000);
   const timeout = Number(env.PROVIDER_TIMEOUT_MS ?? 10000);
   if (after <= timeout * 2) issues.push('PAYMENTS_RECONCILE_AFTER_MS: must be more than twice PROVIDER_TIMEOUT_MS');
+  if (set('ORDER_CALLBACK_URL') && !set('CALLBACK_SECRET')) {
+    issues.push('CALLBACK_SECRET: is required with ORDER_CALLBACK_URL');
+  }
   return issues;
 }
 
@@ -100,6 +138,12 @@ function toConfig(env: z.infer<typeof schema>) {
     idempotencyTtlMs: env.IDEMPOTENCY_KEY_TTL_MS,
     bootTimeoutMs: env.BOOT_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    callbacks: {
+      urls: env.ORDER_CALLBACK_URL,
+      secret: env.CALLBACK_SECRET ?? '',
+      retryScheduleMs: env.CALLBACK_RETRY_SCHEDULE,
+      timeoutMs: env.CALLBACK_TIMEOUT_MS,
+    },
   };
 }
 

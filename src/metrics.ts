@@ -41,6 +41,17 @@ export function createMetrics() {
     labelNames: ['type', 'outcome'] as const,
     registers: [registry],
   });
+  const callbackAttempts = new client.Counter({
+    name: 'callback_attempts_total',
+    help: 'Attempts to deliver a callback, by outcome: delivered, failed (another answer), gone (410), timeout, unreachable',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const callbackDead = new client.Counter({
+    name: 'callback_dead_total',
+    help: 'Callbacks given up on (410, or every attempt of the schedule failed), kept in dead_deliveries',
+    registers: [registry],
+  });
   const httpDuration = new client.Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
@@ -56,6 +67,8 @@ export function createMetrics() {
     eventsConsumed,
     eventsPublished,
     providerEvents,
+    callbackAttempts,
+    callbackDead,
     httpDuration,
   };
 }

@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
+import { createCallbacks } from './callbacks/callbacks';
 import type { Config } from './config';
 import { connectDb } from './db/connect';
+import { createDeadDeliveryStore } from './db/dead-deliveries';
 import { createDeadLetterStore } from './db/dead-letters';
 import { createIdempotencyStore } from './db/idempotency';
 import { createOrderStore } from './db/orders';
@@ -26,7 +28,7 @@ import { connectBus } from './events/stan-bus';
 import type { Subject } from './events/subjects';
 import { createLogger, type Logger } from './log';
 import { createMetrics, registerStateGauges } from './metrics';
-import { createOutbox } from './outbox/outbox';
+import { backoff, createOutbox } from './outbox/outbox';
 import { createProvider } from './providers';
 import { instrumentProvider } from './providers/instrument';
 import { createStripeWebhookReader } from './providers/stripe-webhooks';
@@ -59,29 +61,42 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   });
 
   const outboxStore = createOutboxStore(db.connection);
+  const deadDeliveries = createDeadDeliveryStore(db.connection);
+  const callbacks = createCallbacks(config.callbacks, { clock, metrics });
   const outbox = createOutbox({
     store: outboxStore,
-    senders: {
+    dead: deadDeliveries,
+    destinations: {
       bus: {
+        url: config.nats.url,
         ready: bus.isConnected,
-        send: (m) => bus.publish({ subject: m.subject as Subject, id: m.id, key: m.key, data: m.payload }),
+        async send(m) {
+          await bus.publish({ subject: m.subject as Subject, id: m.id, key: m.key, data: m.payload });
+          metrics.eventsPublished.inc({ subject: m.subject });
+        },
+        delayMs: backoff,
+        leaseMs: 30_000,
+        storeFirst: false,
       },
+      ...callbacks.destinations,
     },
     clock,
     log,
-    metrics,
     intervalMs: config.outboxIntervalMs,
   });
   const stores = {
     orders: createOrderStore(db.connection),
     payments: createPaymentStore(db.connection, {
-      consequences: { dispatch: (p, events) => outbox.dispatch(messagesFor(p, events)) },
+      consequences: {
+        dispatch: (p, events) => outbox.dispatch(callbacks.withCallbacks(messagesFor(p, events), p.updatedAt)),
+      },
       clock,
       log,
     }),
     outbox: outboxStore,
     deadLetters: createDeadLetterStore(db.connection),
     providerEvents: createProviderEventStore(db.connection),
+    deadDeliveries,
     idempotency: createIdempotencyStore(db.connection, {
       ttlMs: config.idempotencyTtlMs,
       lockMs: config.reconcile.afterMs,
@@ -136,6 +151,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     payments: stores.payments,
     queries: createPaymentQueries(db.connection, (id) => stores.payments.load(id)),
     idempotency: stores.idempotency,
+    deadDeliveries,
+    outbox,
     health: { mongo: db.isConnected, nats: bus.isConnected },
     webhooks: {
       read: config.provider.webhookSecret ? createStripeWebhookReader(config.provider.webhookSecret) : null,

@@ -4,6 +4,8 @@ export const COLLECTIONS = [
   'payment_changes',
   'orders',
   'outbox',
+  // Read after the outbox: a message that dies while a dump is taken is in one of the two, or both.
+  'dead_deliveries',
   'dead_letters',
   'idempotency_keys',
   'provider_events',

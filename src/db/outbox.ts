@@ -1,7 +1,7 @@
 import { Schema, type Connection } from 'mongoose';
 import { insertOnce, updateById } from './writes';
 
-/** A message to deliver to one destination (the bus now; HTTP receivers later). */
+/** A message to deliver to one destination (the bus, or one receiver of callbacks). */
 export interface OutboxMessage {
   /** The event's id: the same for every copy, so receivers and brokers can drop duplicates. */
   id: string;
@@ -17,6 +17,8 @@ export interface OutboxEntry extends OutboxMessage {
   nextAttemptAt: Date;
   createdAt: Date;
   lastError?: string;
+  /** The status of the destination's last answer, when it gave one. */
+  lastStatus?: number;
 }
 
 interface EntryDoc extends Omit<OutboxEntry, 'id'> {
@@ -33,12 +35,14 @@ const schema = new Schema<EntryDoc>(
     key: { type: String, required: true },
     payload: { type: Schema.Types.Mixed, required: true },
     attempts: { type: Number, required: true },
-    nextAttemptAt: { type: Date, required: true, index: true },
+    nextAttemptAt: { type: Date, required: true },
     createdAt: { type: Date, required: true },
     lastError: String,
+    lastStatus: Number,
   },
   { collection: 'outbox', versionKey: false },
 );
+schema.index({ destination: 1, nextAttemptAt: 1 });
 
 export const entryId = (m: Pick<OutboxMessage, 'destination' | 'id'>) => `${m.destination}:${m.id}`;
 
@@ -65,9 +69,10 @@ export function createOutboxStore(conn: Connection) {
       );
       return entries.filter((_, i) => added[i]);
     },
-    async due(now: Date, limit: number): Promise<OutboxEntry[]> {
+    /** One destination's entries due by `now`, so that no destination's backlog hides another's. */
+    async due(destination: string, now: Date, limit: number): Promise<OutboxEntry[]> {
       const docs = await col
-        .find({ nextAttemptAt: { $lte: now } })
+        .find({ destination, nextAttemptAt: { $lte: now } })
         .sort({ nextAttemptAt: 1 })
         .limit(limit)
         .toArray();
@@ -76,8 +81,13 @@ export function createOutboxStore(conn: Connection) {
     async remove(entries: OutboxMessage[]): Promise<void> {
       if (entries.length > 0) await col.deleteMany({ _id: { $in: entries.map(entryId) } } as never);
     },
-    async postpone(entry: OutboxMessage, fields: { attempts?: number; nextAttemptAt: Date; lastError?: string }) {
-      await update(entryId(entry), { $set: fields });
+    async postpone(
+      entry: OutboxMessage,
+      fields: Partial<Pick<OutboxEntry, 'attempts' | 'lastError' | 'lastStatus'>> & { nextAttemptAt: Date },
+    ) {
+      // A failed attempt without an answer must not leave the status of an earlier one behind.
+      const unset = fields.lastError !== undefined && fields.lastStatus === undefined;
+      await update(entryId(entry), { $set: fields, ...(unset && { $unset: { lastStatus: '' } }) });
     },
     count: () => col.countDocuments(),
   };

@@ -1,3 +1,5 @@
+import type { DeadDelivery } from '../db/dead-deliveries';
+import type { OutboxEntry } from '../db/outbox';
 import type { Payment, Refund } from '../domain/payment';
 
 /** A refund as the API shows it. */
@@ -51,4 +53,38 @@ export function presentPayment(p: Payment) {
 /** Stripe's list shape. */
 export function presentList<T>(url: string, data: T[], hasMore: boolean) {
   return { object: 'list' as const, data, has_more: hasMore, url };
+}
+
+const delivery = (d: DeadDelivery) => ({
+  id: d.id,
+  url: d.url,
+  eventId: d.messageId,
+  subject: d.subject,
+  body: d.payload,
+});
+
+/** A delivery given up on: where it went, what it carried, and how its last attempt went. */
+export function presentDeadDelivery(d: DeadDelivery) {
+  return {
+    ...delivery(d),
+    status: 'dead',
+    attempts: d.attempts,
+    lastError: d.lastError,
+    lastStatus: d.lastStatus,
+    createdAt: d.createdAt.toISOString(),
+    diedAt: d.diedAt.toISOString(),
+  };
+}
+
+/** A dead delivery queued again: its attempts start over. */
+export function presentRequeued(d: DeadDelivery, queued: OutboxEntry) {
+  return {
+    ...delivery(d),
+    status: 'pending',
+    attempts: queued.attempts,
+    lastError: null,
+    lastStatus: null,
+    createdAt: queued.createdAt.toISOString(),
+    diedAt: null,
+  };
 }

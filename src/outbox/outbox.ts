@@ -1,50 +1,79 @@
-import type { OutboxEntry, OutboxMessage, OutboxStore } from '../db/outbox';
+import { messageOf, type DeadDelivery, type DeadDeliveryStore } from '../db/dead-deliveries';
+import { entryId, type OutboxEntry, type OutboxMessage, type OutboxStore } from '../db/outbox';
 import type { Clock } from '../domain/ports';
 import type { Logger } from '../log';
-import type { Metrics } from '../metrics';
 
-/** Where messages go: the bus now; HTTP receivers later. */
-export interface Sender {
+/** Where messages go (the bus, a receiver of callbacks), and how long to keep trying. */
+export interface Destination {
+  /** Where it is, as an operator reads it. */
+  url: string;
   /** False while the destination is known to be away: nothing is tried, nothing counted. */
   ready(): boolean;
-  /** Resolves once the destination has the message. */
-  send(message: OutboxMessage): Promise<void>;
+  /** Resolves once the destination has the message; `signal` cuts it short when the process stops. */
+  send(message: OutboxMessage, signal: AbortSignal): Promise<void>;
+  /** The wait before the next attempt once `attempts` were made (0: before the first); null when none is left. */
+  delayMs(attempts: number): number | null;
+  /** Longer than an attempt can take: an entry being sent is left alone this long by other passes and replicas. */
+  leaseMs: number;
+  /** Stored before its first attempt, so that dispatch never waits on the destination (receivers outside). */
+  storeFirst: boolean;
+  /** Told of each message given up on here. */
+  onDead?(dead: DeadDelivery): void;
 }
+
+/** A failed attempt, with the status of the destination's answer when it gave one. */
+export class DeliveryError extends Error {
+  override name = 'DeliveryError';
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The destination will never take the message (a receiver's 410 Gone): it is dead at once. */
+export class UndeliverableError extends DeliveryError {
+  override name = 'UndeliverableError';
+}
+
+/** The bus's schedule: at once, then backoff up to 30 s between attempts, for as long as it takes. */
+export const backoff = (attempts: number) => (attempts === 0 ? 0 : Math.min(1000 * 2 ** attempts, 30_000));
 
 const BATCH = 200;
 // Delivered entries are removed together, at most this late: a crash before then only sends them again.
 const REMOVE_AFTER_MS = 200;
-const retryDelay = (attempts: number) => Math.min(1000 * 2 ** attempts, 30_000);
+
+type Failure = Pick<OutboxEntry, 'attempts' | 'lastError' | 'lastStatus'>;
 
 /**
- * Delivers the messages of recorded changes, at least once. A message is sent at
- * once when its destination is there; one that cannot be sent now is stored, and
- * a timer sends the stored ones in batches, each retried with backoff until its
- * destination has it. The change that caused a message is recorded before the
- * message is dispatched, and its writer moves the payment on only after dispatch:
- * a crash in between leaves the payment behind its changes, and the reconciler
+ * Delivers the messages of recorded changes, at least once, to each destination
+ * on its own schedule. A message is sent at once when its destination is there;
+ * one that cannot be sent now is stored, and a timer sends the stored ones in
+ * batches, one destination apart from another, so that a slow or failing
+ * destination holds back no other. A destination that gives up on a message
+ * moves it to the dead deliveries, from which an admin can send it again.
+ * The change that caused a message is recorded before the message is
+ * dispatched, and its writer moves the payment on only after dispatch: a crash
+ * in between leaves the payment behind its changes, and the reconciler
  * dispatches them again.
  */
 export function createOutbox(deps: {
   store: OutboxStore;
-  senders: Record<string, Sender>;
+  dead: DeadDeliveryStore;
+  destinations: Record<string, Destination>;
   clock: Clock;
   log: Logger;
-  metrics: Metrics;
   intervalMs: number;
 }) {
-  const { store, senders, clock, log, metrics } = deps;
-  let running: Promise<void> | null = null;
-  let again = false;
+  const { store, dead, destinations, clock, log } = deps;
   let stopped = false;
   // Past it, a pass ends after the batch in hand; the rest waits for the next process.
   let deadline = Number.POSITIVE_INFINITY;
+  // Aborted when a stopping process has no time left for sends still running.
+  const stopping = new AbortController();
 
-  const sender = (m: OutboxMessage): Sender | undefined => {
-    const s = senders[m.destination];
-    return s?.ready() ? s : undefined;
-  };
-  const later = (attempts: number) => new Date(clock.now().getTime() + retryDelay(attempts));
+  const at = (ms: number) => new Date(clock.now().getTime() + ms);
   const reason = (err: unknown) => String((err as Error | undefined)?.message ?? err);
 
   let toRemove: OutboxEntry[] = [];
@@ -61,45 +90,106 @@ export function createOutbox(deps: {
     });
   }
 
-  /** Sends stored entries that are due, a batch at a time; failures wait longer each time. */
-  async function drain(): Promise<void> {
-    // While every destination is away there is nothing to try: what is stored waits.
-    if (!Object.values(senders).some((s) => s.ready())) return;
-    do {
-      again = false;
-      const batch = (await store.due(clock.now(), BATCH)).filter((e) => sender(e));
-      // Pushed back first, so that other replicas' passes leave these to this one.
-      await Promise.all(batch.map((e) => store.postpone(e, { nextAttemptAt: later(5) })));
-      const results = await Promise.allSettled(batch.map((e) => (sender(e) as Sender).send(e)));
-      const delivered = batch.filter((_, i) => results[i]?.status === 'fulfilled');
-      for (const e of delivered) metrics.eventsPublished.inc({ subject: e.subject });
-      remove(delivered);
-      await Promise.all(
-        batch.map(async (e, i) => {
-          const r = results[i];
-          if (r?.status !== 'rejected') return;
-          const attempts = e.attempts + 1;
-          log.warn({ err: r.reason, id: e.id, destination: e.destination, attempts }, 'delivery failed; will retry');
-          await store.postpone(e, { attempts, nextAttemptAt: later(attempts), lastError: reason(r.reason) });
-        }),
-      );
-      if (delivered.length === BATCH) again = true;
-    } while (again && Date.now() < deadline);
+  const inFlight = new Set<Promise<void>>();
+  /** Work nobody awaits (a first attempt after dispatch): tracked so that flush and stop can. */
+  function inBackground(work: Promise<unknown>): void {
+    const tracked = work.then(
+      () => undefined,
+      (err: unknown) => log.warn({ err }, 'an attempt was not recorded; its lease brings the message back'),
+    );
+    inFlight.add(tracked);
+    void tracked.finally(() => inFlight.delete(tracked));
+  }
+  async function settled(): Promise<void> {
+    while (inFlight.size > 0) await Promise.all(inFlight);
   }
 
-  function kick(): Promise<void> {
-    if (stopped) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = drain()
-      .catch((err: unknown) => log.warn({ err }, 'outbox paused; will retry'))
-      .finally(() => {
-        running = null;
-      });
-    return running;
+  /** What a failed attempt leaves behind, and when to try again (null: never). */
+  function failed(e: OutboxEntry, d: Destination, err: unknown): { failure: Failure; retryAt: Date | null } {
+    const attempts = e.attempts + 1;
+    const status = err instanceof DeliveryError ? err.status : undefined;
+    const delay = err instanceof UndeliverableError ? null : d.delayMs(attempts);
+    const fields = { err, id: e.id, destination: e.destination, attempts };
+    if (delay === null) log.warn(fields, 'delivery failed; given up, kept in dead_deliveries');
+    else log.warn(fields, 'delivery failed; will retry');
+    return {
+      failure: { attempts, lastError: reason(err), ...(status !== undefined && { lastStatus: status }) },
+      retryAt: delay === null ? null : at(delay),
+    };
   }
+
+  // Kept before it leaves the outbox: a crash in between leaves it in both, never in neither.
+  async function bury(e: OutboxEntry, failure: Failure, d: Destination): Promise<void> {
+    const buried: DeadDelivery = {
+      id: entryId(e),
+      messageId: e.id,
+      destination: e.destination,
+      url: d.url,
+      subject: e.subject,
+      key: e.key,
+      payload: e.payload,
+      attempts: failure.attempts,
+      lastError: failure.lastError ?? '',
+      lastStatus: failure.lastStatus ?? null,
+      createdAt: e.createdAt,
+      diedAt: clock.now(),
+    };
+    await dead.add(buried);
+    await store.remove([e]);
+    d.onDead?.(buried);
+  }
+
+  /** One attempt at a stored entry; true when it was delivered. */
+  async function attempt(e: OutboxEntry, d: Destination): Promise<boolean> {
+    try {
+      await d.send(e, stopping.signal);
+    } catch (err) {
+      // Cut short by the process stopping, not refused: its lease brings the entry back.
+      if (stopping.signal.aborted) return false;
+      const { failure, retryAt } = failed(e, d, err);
+      if (retryAt) await store.postpone(e, { ...failure, nextAttemptAt: retryAt });
+      else await bury(e, failure, d);
+      return false;
+    }
+    remove([e]);
+    return true;
+  }
+
+  /** Sends one destination's stored entries that are due, a batch at a time. */
+  function lane(name: string, d: Destination) {
+    let running: Promise<void> | null = null;
+    let again = false;
+    async function drain(): Promise<void> {
+      do {
+        again = false;
+        // While the destination is away there is nothing to try: what is stored waits.
+        if (!d.ready()) return;
+        const batch = await store.due(name, clock.now(), BATCH);
+        // Leased first, so that other replicas' passes leave these to this one.
+        await Promise.all(batch.map((e) => store.postpone(e, { nextAttemptAt: at(d.leaseMs) })));
+        const delivered = (await Promise.all(batch.map((e) => attempt(e, d)))).filter(Boolean);
+        if (delivered.length === BATCH) again = true;
+      } while (again && Date.now() < deadline);
+    }
+    return {
+      kick(): Promise<void> {
+        if (stopped) return Promise.resolve();
+        if (running) {
+          again = true;
+          return running;
+        }
+        running = drain()
+          .catch((err: unknown) => log.warn({ err, destination: name }, 'outbox paused; will retry'))
+          .finally(() => {
+            running = null;
+          });
+        return running;
+      },
+      idle: () => running ?? Promise.resolve(),
+    };
+  }
+  const lanes = Object.entries(destinations).map(([name, d]) => lane(name, d));
+  const kick = async () => void (await Promise.all(lanes.map((l) => l.kick())));
 
   const timer = setInterval(() => void kick(), deps.intervalMs);
   timer.unref();
@@ -107,19 +197,26 @@ export function createOutbox(deps: {
   /** Sends one message now, or stores it to be retried; rejects only when it could do neither. */
   async function dispatchOne(m: OutboxMessage): Promise<void> {
     const now = clock.now();
-    const s = stopped ? undefined : sender(m);
-    if (s) {
-      try {
-        await s.send(m);
-        metrics.eventsPublished.inc({ subject: m.subject });
-        return;
-      } catch (err) {
-        log.warn({ err, id: m.id, destination: m.destination }, 'delivery failed; stored to retry');
-        await store.add([{ ...m, attempts: 1, createdAt: now, nextAttemptAt: later(1), lastError: reason(err) }]);
-        return;
-      }
+    const d = destinations[m.destination];
+    const fresh = { ...m, attempts: 0, createdAt: now, nextAttemptAt: now };
+    // A destination this process does not know stays stored for the replicas that do.
+    if (!d) return void (await store.add([fresh]));
+    const ready = !stopped && d.ready();
+    if (d.storeFirst) {
+      const first = d.delayMs(0) ?? 0;
+      const sendNow = ready && first === 0;
+      const [added] = await store.add([{ ...fresh, nextAttemptAt: at(sendNow ? d.leaseMs : first) }]);
+      if (added && sendNow) inBackground(attempt(added, d));
+      return;
     }
-    await store.add([{ ...m, attempts: 0, createdAt: now, nextAttemptAt: now }]);
+    if (!ready) return void (await store.add([fresh]));
+    try {
+      await d.send(m, stopping.signal);
+    } catch (err) {
+      const { failure, retryAt } = failed(fresh, d, err);
+      if (retryAt) await store.add([{ ...fresh, ...failure, nextAttemptAt: retryAt }]);
+      else await bury(fresh, failure, d);
+    }
   }
 
   return {
@@ -127,19 +224,37 @@ export function createOutbox(deps: {
     async dispatch(messages: OutboxMessage[]): Promise<void> {
       await Promise.all(messages.map(dispatchOne));
     },
-    /** Sends what is stored and due now, and resolves when that pass is done. */
+    /**
+     * Queues a dead delivery again for an attempt now, its schedule started over, and
+     * takes it off the dead list; null when its destination is not one this process has.
+     */
+    async redeliver(delivery: DeadDelivery): Promise<OutboxEntry | null> {
+      const d = destinations[delivery.destination];
+      if (!d) return null;
+      const entry = { ...messageOf(delivery), attempts: 0, createdAt: clock.now(), nextAttemptAt: at(d.leaseMs) };
+      const [added] = await store.add([entry]);
+      await dead.remove(delivery.id);
+      if (added) inBackground(attempt(added, d));
+      return entry;
+    },
+    /** Sends what is stored and due now; resolves when that pass and the attempts in hand are done and recorded. */
     async flush(): Promise<void> {
       await kick();
+      await settled();
+      while (removing) await removing;
     },
     /** Messages stored and not yet delivered. */
     backlog: async () => (await store.count()) - toRemove.length,
-    /** Stops the timer, sends what it can of what is stored within `graceMs`, and waits for the pass in hand. */
+    /** Stops the timer, sends what it can of what is stored within `graceMs`, and waits for the sends in hand. */
     async stop(graceMs = 0) {
       clearInterval(timer);
       deadline = Date.now() + graceMs;
+      const cut = setTimeout(() => stopping.abort(), graceMs);
       if (graceMs > 0) await kick();
       stopped = true;
-      await running;
+      await Promise.all(lanes.map((l) => l.idle()));
+      await settled();
+      clearTimeout(cut);
       await removing;
     },
   };

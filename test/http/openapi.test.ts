@@ -1,16 +1,12 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import Ajv from 'ajv';
 import type { OpenAPIV3 } from 'openapi-types';
 import request, { type Response } from 'supertest';
 import { openApiDocument } from '../../src/http/openapi';
 import { consumed, published, Subjects } from '../../src/events/subjects';
 import { createOrder, newId, newUser, sessionCookie, uniqueName, useStack } from '../support/harness';
+import { expectDocumented, loadDocument, METHODS, schemaErrors } from '../support/openapi';
 
-let api: OpenAPIV3.Document;
-
-beforeAll(async () => {
-  api = (await SwaggerParser.dereference(structuredClone(openApiDocument))) as OpenAPIV3.Document;
-});
+beforeAll(loadDocument);
 
 const stack = useStack({ name: 'openapi' });
 
@@ -37,40 +33,10 @@ function appRoutes(stack: Layer[], prefix = ''): string[] {
   });
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-
 function documentedRoutes(doc: OpenAPIV3.Document): string[] {
   return Object.entries(doc.paths).flatMap(([path, item]) =>
     METHODS.filter((m) => item?.[m]).map((m) => `${m.toUpperCase()} ${path}`),
   );
-}
-
-const ajv = new Ajv({ allErrors: true });
-ajv.addVocabulary(['example']);
-ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
-
-function schemaErrors(schema: object, value: unknown) {
-  const validate = ajv.compile(schema);
-  return validate(value) ? [] : validate.errors;
-}
-
-/** Checks an answer against what the document promises for that path, method and status. */
-function expectDocumented(res: Response, path: string, method: (typeof METHODS)[number]) {
-  const operation = api.paths[path]?.[method];
-  const documented = operation?.responses[String(res.status)] as OpenAPIV3.ResponseObject | undefined;
-  expect({ path, method, status: res.status, documented: Boolean(documented) }).toEqual(
-    expect.objectContaining({ documented: true }),
-  );
-  const headers = (documented?.headers ?? {}) as Record<string, OpenAPIV3.HeaderObject>;
-  expect(res.headers['x-request-id']).toBeDefined();
-  for (const [name, header] of Object.entries(headers)) {
-    const value: unknown = res.headers[name.toLowerCase()];
-    if (value !== undefined) expect(schemaErrors(header.schema as object, value)).toEqual([]);
-  }
-  const media = documented?.content?.['application/json'];
-  expect(media).toBeDefined();
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(schemaErrors(media?.schema as object, res.body)).toEqual([]);
 }
 
 describe('the OpenAPI document', () => {

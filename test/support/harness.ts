@@ -174,6 +174,17 @@ export async function leftPending(
   return payment;
 }
 
+/** A clock that runs with real time and that a test moves forward, past a scheduled time. */
+export function movableClock(): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return {
+    now: () => new Date(Date.now() + offset),
+    advance(ms) {
+      offset += ms;
+    },
+  };
+}
+
 /** Polls until `probe` returns a value: for effects of an event, which has no reply to await. */
 export async function eventually<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 10000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

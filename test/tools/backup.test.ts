@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import mongoose, { Types } from 'mongoose';
 import { connectDb, type Db } from '../../src/db/connect';
+import { createDeadDeliveryStore } from '../../src/db/dead-deliveries';
 import { createDeadLetterStore } from '../../src/db/dead-letters';
 import { createIdempotencyStore } from '../../src/db/idempotency';
 import { createOrderStore } from '../../src/db/orders';
@@ -86,7 +87,8 @@ async function fill(conn: mongoose.Connection) {
   const orders = createOrderStore(conn);
   const keys = createIdempotencyStore(conn, { ttlMs: 86_400_000, lockMs: 30_000 });
   const deadLetters = createDeadLetterStore(conn);
-  await Promise.all([outbox, payments, orders, keys, deadLetters].map((s) => s.init()));
+  const deadDeliveries = createDeadDeliveryStore(conn);
+  await Promise.all([outbox, payments, orders, keys, deadLetters, deadDeliveries].map((s) => s.init()));
 
   const userId = newId();
   const orderIds = [newId(), newId(), newId(), newId()];
@@ -141,6 +143,20 @@ async function fill(conn: mongoose.Connection) {
     publishedAt: at,
     parkedAt: later,
   });
+  await deadDeliveries.add({
+    id: 'callback:0123456789ab:0b0f5b5e-3c1e-4c49-9a8e-2f7f0c6a1d11',
+    messageId: '0b0f5b5e-3c1e-4c49-9a8e-2f7f0c6a1d11',
+    destination: 'callback:0123456789ab',
+    url: 'https://orders.example/callbacks',
+    subject: 'payment:created',
+    key: orderIds[0] as string,
+    payload: { type: 'payment:created', timestamp: later.toISOString(), data: { id: paid.id, amount: 2000 } },
+    attempts: 9,
+    lastError: 'receiver answered 500',
+    lastStatus: 500,
+    createdAt: at,
+    diedAt: later,
+  });
 
   await conn.collection('payments').insertOne({
     _id: new Types.ObjectId(),
@@ -179,6 +195,7 @@ describe('backup and restore of the payments collections', () => {
       payment_changes: 2,
       orders: 4,
       outbox: 4, // two events, each with its notification
+      dead_deliveries: 1,
       dead_letters: 1,
       idempotency_keys: 2,
       provider_events: 0,

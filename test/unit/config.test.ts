@@ -64,6 +64,34 @@ describe('loadConfig', () => {
       /PAYMENTS_RECONCILE_AFTER_MS/,
     );
   });
+
+  test('callbacks: none by default; each URL checked, a secret required with them, the schedule read in units', () => {
+    expect(loadConfig(valid).callbacks).toEqual({
+      urls: [],
+      secret: '',
+      retryScheduleMs: [0, 10_000, 60_000, 300_000, 1_800_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000],
+      timeoutMs: 10000,
+    });
+    const set = loadConfig({
+      ...valid,
+      ORDER_CALLBACK_URL: 'https://orders.example/callbacks, http://10.0.0.7:8080/cb,https://orders.example/callbacks',
+      CALLBACK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      CALLBACK_RETRY_SCHEDULE: '0, 500, 2s, 1d',
+    }).callbacks;
+    expect(set.urls).toEqual(['https://orders.example/callbacks', 'http://10.0.0.7:8080/cb']);
+    expect(set.retryScheduleMs).toEqual([0, 500, 2000, 86_400_000]);
+
+    expect(() => loadConfig({ ...valid, ORDER_CALLBACK_URL: 'https://orders.example/cb' })).toThrow(/CALLBACK_SECRET/);
+    for (const url of ['ftp://orders.example/cb', 'orders.example/cb', 'https://user:pw@orders.example/cb']) {
+      expect(() => loadConfig({ ...valid, ORDER_CALLBACK_URL: url, CALLBACK_SECRET: 's' })).toThrow(
+        /ORDER_CALLBACK_URL/,
+      );
+    }
+    for (const schedule of ['', '0,10x', '1.5s', '10s,-1']) {
+      expect(() => loadConfig({ ...valid, CALLBACK_RETRY_SCHEDULE: schedule })).toThrow(/CALLBACK_RETRY_SCHEDULE/);
+    }
+    expect(() => loadConfig({ ...valid, CALLBACK_SECRET: 'whsec_not base64!' })).toThrow(/CALLBACK_SECRET/);
+  });
 });
 
 describe('the documented settings', () => {

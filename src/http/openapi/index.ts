@@ -1,6 +1,7 @@
 import type { OpenAPIV3 } from 'openapi-types';
 import { Subjects } from '../../events/subjects';
 import { components } from './common';
+import { deliveryPaths, deliverySchemas } from './deliveries';
 import { events } from './events';
 import { opsPaths, opsSchemas } from './ops';
 import { paymentPaths, paymentSchemas } from './payments';
@@ -44,10 +45,14 @@ export const openApiDocument: OpenAPIV3.Document & { 'x-events': typeof events }
     { name: 'payments', description: 'Charging orders and reading payments' },
     { name: 'refunds', description: 'Refunds and voids, for admins' },
     { name: 'provider', description: 'What the payment provider calls' },
+    { name: 'callbacks', description: 'Callbacks to order services that were given up on, for admins' },
     { name: 'operations', description: 'Health and metrics for the platform' },
     { name: 'docs', description: 'This document and its viewer' },
   ],
-  paths: merge(paymentPaths, refundPaths, webhookPaths, opsPaths),
-  components: { ...components, schemas: { ...components.schemas, ...paymentSchemas, ...refundSchemas, ...opsSchemas } },
+  paths: merge(paymentPaths, refundPaths, webhookPaths, deliveryPaths, opsPaths),
+  components: {
+    ...components,
+    schemas: { ...components.schemas, ...paymentSchemas, ...refundSchemas, ...deliverySchemas, ...opsSchemas },
+  },
   'x-events': events,
 };
