@@ -68,6 +68,8 @@ describe('payments Deployment', () => {
     });
     expect(config.mongoUri).toBe('mongodb://payments-db:27017/payments');
     expect(config.port).toBe(3000);
+    // A replayed history is older than the default hour; its out-of-order messages must be retried.
+    expect(config.events.maxAgeMs).toBeGreaterThan(365 * 24 * 3600 * 1000);
   });
 
   test('probes readiness and liveness on the health routes of the container port', () => {
