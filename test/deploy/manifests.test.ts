@@ -211,14 +211,44 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
+  interface ComposeService {
+    image?: string;
+    command?: string[];
+    profiles?: string[];
+    ports?: string[];
+    environment: Record<string, string>;
+  }
+  // Merge keys: the JetStream service takes the default one's environment and changes a few keys.
+  const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
+  const service = (name: string) => compose.services[name] ?? ({ environment: {} } as ComposeService);
+
   test('gives the service an environment the config accepts, with dev-only keys', () => {
-    const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
-      services: Record<string, { environment: Record<string, string> }>;
-    };
-    const env = compose.services.payments?.environment ?? {};
-    const config = loadConfig(env);
+    const config = loadConfig(service('payments').environment);
     expect(config.provider.stripeKey).toMatch(/^sk_test_/);
     expect(config.provider.stripeApiBase).toBe('http://stripe-mock:12111');
     expect(config.nats.clusterId).toBe('ticketing');
+  });
+
+  test('starts NATS Streaming and the service on it without a profile, as before', () => {
+    expect(service('payments').profiles).toBeUndefined();
+    expect(service('nats').profiles).toBeUndefined();
+    expect(service('nats').image).toMatch(/^nats-streaming:/);
+    expect(service('payments').environment.BUS).toBeUndefined();
+  });
+
+  test('the jetstream profile runs the service with BUS=jetstream on a nats:2 server started with -js', () => {
+    const js = service('payments-js');
+    expect(js.profiles).toEqual(['jetstream']);
+    expect(js.environment).toMatchObject({ BUS: 'jetstream', NATS_URL: 'nats://nats-js:4222' });
+    expect(loadConfig(js.environment).provider.stripeKey).toMatch(/^sk_test_/);
+    const server = service('nats-js');
+    expect(server.profiles).toEqual(['jetstream']);
+    expect(server.image).toBe('nats:2');
+    expect(server.command).toContain('-js');
+    // Both can run at once: another host port, another database.
+    expect(js.ports).not.toEqual(service('payments').ports);
+    expect(js.environment.MONGO_URI).not.toBe(service('payments').environment.MONGO_URI);
   });
 });
