@@ -35,8 +35,10 @@ for dir in "${overlays[@]}"; do
   name="$(basename "$dir")"
   file="$rendered/$name.yaml"
   # Newer kustomize only warns (on stderr) about the v2 fields the overlays keep for kubectl 1.20.
-  if ! bash "$ROOT/scripts/kubectl.sh" kustomize "$dir" >"$file" 2>"$rendered/$name.err"; then
-    grep -v '^# Warning' "$rendered/$name.err" >&2 || true
+  status=0
+  bash "$ROOT/scripts/kubectl.sh" kustomize "$dir" >"$file" 2>"$rendered/$name.err" || status=$?
+  grep -v '^# Warning' "$rendered/$name.err" >&2 || true
+  if ((status != 0)); then
     echo "validate-k8s: overlay $name does not render" >&2
     failed=1
     continue
