@@ -38,7 +38,9 @@ const schema = z.object({
   NATS_URL: z.string().url(),
   NATS_CLUSTER_ID: z.string().min(1),
   NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
-  QUEUE_GROUP_NAME: z.string().min(1).default('payments-service'),
+  // Not the course payments service's `payments-service`: beside it, one group would split the
+  // order events between the two, and taking over its group skips every order it has already seen.
+  QUEUE_GROUP_NAME: z.string().min(1).default('ticketing-payments'),
   NATS_ACK_WAIT_MS: int(5000),
   PAYMENT_PROVIDER: z.enum(['stripe', 'simulator']).default('stripe'),
   STRIPE_KEY: optionalText,

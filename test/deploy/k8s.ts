@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -82,19 +83,47 @@ export type CronJob = Resource<{
 
 export type Claim = Resource<{ resources: { requests: { storage: string } } }>;
 
-const k8sDir = path.join(__dirname, '..', '..', 'k8s');
+const root = path.join(__dirname, '..', '..');
+export const k8sDir = path.join(root, 'k8s');
 
-/** Every document of one manifest file, failing on a YAML error rather than skipping it. */
-export function loadManifest(file: string): Resource[] {
-  return parseAllDocuments(readFileSync(path.join(k8sDir, file), 'utf8')).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS() as Resource;
+function parseDocuments(text: string, source: string): Resource[] {
+  return parseAllDocuments(text).flatMap((doc) => {
+    if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    const resource = doc.toJS() as Resource | null;
+    return resource ? [resource] : [];
   });
 }
 
-export function findResource<T extends Resource>(file: string, kind: string, name: string): T {
-  const found = loadManifest(file).find((r) => r.kind === kind && r.metadata.name === name);
-  if (!found) throw new Error(`${file} has no ${kind} ${name}`);
+/**
+ * What `kubectl kustomize` renders for a folder, through scripts/kubectl.sh, the same kubectl
+ * that scripts/validate-k8s.sh uses. A folder that does not render throws with kustomize's message.
+ */
+export function render(dir: string): Resource[] {
+  let out: string;
+  try {
+    out = execFileSync('bash', [path.join(root, 'scripts', 'kubectl.sh'), 'kustomize', dir], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '');
+    throw new Error(`kubectl kustomize ${dir} failed: ${stderr.trim()}`, { cause: err });
+  }
+  const resources = parseDocuments(out, dir);
+  if (resources.length === 0) throw new Error(`kubectl kustomize ${dir} rendered nothing`);
+  return resources;
+}
+
+export const renderOverlay = (name: string) => render(path.join(k8sDir, 'overlays', name));
+
+/** Every document of one manifest file under k8s/, failing on a YAML error rather than skipping it. */
+export function loadManifest(file: string): Resource[] {
+  return parseDocuments(readFileSync(path.join(k8sDir, file), 'utf8'), file);
+}
+
+export function findResource<T extends Resource>(resources: Resource[], kind: string, name: string): T {
+  const found = resources.find((r) => r.kind === kind && r.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} among ${resources.map((r) => `${r.kind}/${r.metadata.name}`)}`);
   return found as T;
 }
 

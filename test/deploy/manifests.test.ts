@@ -9,6 +9,7 @@ import { createMetrics } from '../../src/metrics';
 import {
   findResource,
   onlyContainer,
+  renderOverlay,
   type Claim,
   type CronJob,
   type EnvVar,
@@ -21,9 +22,11 @@ import {
 const root = path.join(__dirname, '..', '..');
 const LIVE = '/api/payments/health/live';
 const READY = '/api/payments/health';
-const POD_NAME = 'payments-depl-7c9d8b6f5-x2k4q';
+const POD_NAME = 'payments-7c9d8b6f5-x2k4q';
 
-const depl = findResource<Workload>('payments-depl.yaml', 'Deployment', 'payments-depl');
+// The ticketing overlay is the base as it is; overlays.test.ts checks what each overlay adds.
+const base = renderOverlay('ticketing');
+const depl = findResource<Workload>(base, 'Deployment', 'payments');
 const pod = depl.spec.template.spec;
 const app = onlyContainer(pod);
 const envOf = (vars: EnvVar[] | undefined, name: string) => vars?.find((e) => e.name === name);
@@ -61,10 +64,12 @@ describe('payments Deployment', () => {
       url: 'http://nats-srv:4222',
       clusterId: 'ticketing',
       clientId: POD_NAME,
-      queueGroup: 'payments-service',
+      queueGroup: 'ticketing-payments',
     });
-    expect(config.mongoUri).toBe('mongodb://payments-mongo-srv:27017/payments');
+    expect(config.mongoUri).toBe('mongodb://payments-db:27017/payments');
     expect(config.port).toBe(3000);
+    // A replayed history is older than the default hour; its out-of-order messages must be retried.
+    expect(config.events.maxAgeMs).toBeGreaterThan(365 * 24 * 3600 * 1000);
   });
 
   test('probes readiness and liveness on the health routes of the container port', () => {
@@ -103,62 +108,61 @@ describe('cluster wiring', () => {
   const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
     Object.entries(selector).every(([k, v]) => labels[k] === v);
 
-  test('payments-srv and the ingress route /api/payments to the pods on port 3000', () => {
-    const srv = findResource<Service>('payments-depl.yaml', 'Service', 'payments-srv');
+  test('the payments Service sends port 3000 to the pods', () => {
+    const srv = findResource<Service>(base, 'Service', 'payments');
     expect(selects(srv.spec.selector, depl.spec.template.metadata.labels)).toBe(true);
     expect(srv.spec.ports).toEqual([expect.objectContaining({ port: 3000, targetPort: 'http' })]);
+  });
 
-    const ingress = findResource<Ingress>('ingress-srv.yaml', 'Ingress', 'ingress-srv');
+  test("the standalone overlay's ingress routes /api/payments to the payments Service", () => {
+    const ingress = findResource<Ingress>(renderOverlay('standalone'), 'Ingress', 'payments');
     expect(ingress.spec.ingressClassName).toBe('nginx');
     const rule = ingress.spec.rules.find((r) => r.host === 'ticketing.dev');
     expect(rule?.http.paths).toContainEqual({
       path: '/api/payments',
       pathType: 'Prefix',
-      backend: { service: { name: 'payments-srv', port: { number: 3000 } } },
+      backend: { service: { name: 'payments', port: { number: 3000 } } },
     });
   });
 
   test('the autoscaler and disruption budget cover the payments pods', () => {
-    const hpa = findResource<Resource<Record<string, unknown>>>(
-      'payments-hpa.yaml',
-      'HorizontalPodAutoscaler',
-      'payments-hpa',
-    );
+    const hpa = findResource<Resource<Record<string, unknown>>>(base, 'HorizontalPodAutoscaler', 'payments');
     expect(hpa.spec).toMatchObject({
-      scaleTargetRef: { kind: 'Deployment', name: 'payments-depl' },
+      scaleTargetRef: { kind: 'Deployment', name: 'payments' },
       minReplicas: 2,
       maxReplicas: 6,
     });
     const pdb = findResource<Resource<{ minAvailable: number; selector: { matchLabels: Record<string, string> } }>>(
-      'payments-pdb.yaml',
+      base,
       'PodDisruptionBudget',
-      'payments-pdb',
+      'payments',
     );
     expect(pdb.spec.minAvailable).toBe(1);
     expect(selects(pdb.spec.selector.matchLabels, depl.spec.template.metadata.labels)).toBe(true);
   });
 
-  test('NATS Streaming runs cluster ticketing on the ports nats-srv exposes', () => {
-    const nats = onlyContainer(findResource<Workload>('nats-depl.yaml', 'StatefulSet', 'nats').spec.template.spec);
+  test("the standalone overlay's NATS Streaming runs cluster ticketing on the ports nats-srv exposes", () => {
+    const standalone = renderOverlay('standalone');
+    const nats = onlyContainer(findResource<Workload>(standalone, 'StatefulSet', 'nats').spec.template.spec);
     expect(nats.image).toBe('nats-streaming:0.25.6');
     expect(nats.args?.join(' ')).toBe(
       '-store file -dir /data -cid ticketing -p 4222 -m 8222 -hbi 5s -hbt 5s -hbf 2 -SD',
     );
-    const srv = findResource<Service>('nats-depl.yaml', 'Service', 'nats-srv');
+    const srv = findResource<Service>(standalone, 'Service', 'nats-srv');
     expect(srv.spec.ports.map((p) => p.port).sort()).toEqual([4222, 8222]);
   });
 
-  test('payments-mongo-srv serves the MongoDB StatefulSet', () => {
-    const mongo = findResource<Workload>('payments-mongo.yaml', 'StatefulSet', 'payments-mongo');
+  test('the payments-db Service serves the MongoDB StatefulSet', () => {
+    const mongo = findResource<Workload>(base, 'StatefulSet', 'payments-db');
     expect(onlyContainer(mongo.spec.template.spec).image).toBe('mongo:7');
-    const srv = findResource<Service>('payments-mongo.yaml', 'Service', 'payments-mongo-srv');
+    const srv = findResource<Service>(base, 'Service', 'payments-db');
     expect(selects(srv.spec.selector, mongo.spec.template.metadata.labels)).toBe(true);
     expect(srv.spec.ports.map((p) => p.port)).toEqual([27017]);
   });
 });
 
 describe('payments-backup CronJob', () => {
-  const cron = findResource<CronJob>('payments-backup-cronjob.yaml', 'CronJob', 'payments-backup');
+  const cron = findResource<CronJob>(base, 'CronJob', 'payments-backup');
   const spec = cron.spec.jobTemplate.spec.template.spec;
   const backup = onlyContainer(spec);
 
@@ -172,7 +176,7 @@ describe('payments-backup CronJob', () => {
   });
 
   test('writes to the payments-backups claim mounted at /backups', () => {
-    const claim = findResource<Claim>('payments-backup-cronjob.yaml', 'PersistentVolumeClaim', 'payments-backups');
+    const claim = findResource<Claim>(base, 'PersistentVolumeClaim', 'payments-backups');
     expect(claim.spec.resources.requests.storage).toBe('5Gi');
     const volume = spec.volumes?.find((v) => v.persistentVolumeClaim?.claimName === 'payments-backups');
     expect(backup.volumeMounts).toContainEqual({ name: volume?.name, mountPath: '/backups' });
@@ -207,14 +211,44 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
+  interface ComposeService {
+    image?: string;
+    command?: string[];
+    profiles?: string[];
+    ports?: string[];
+    environment: Record<string, string>;
+  }
+  // Merge keys: the JetStream service takes the default one's environment and changes a few keys.
+  const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
+  const service = (name: string) => compose.services[name] ?? ({ environment: {} } as ComposeService);
+
   test('gives the service an environment the config accepts, with dev-only keys', () => {
-    const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
-      services: Record<string, { environment: Record<string, string> }>;
-    };
-    const env = compose.services.payments?.environment ?? {};
-    const config = loadConfig(env);
+    const config = loadConfig(service('payments').environment);
     expect(config.provider.stripeKey).toMatch(/^sk_test_/);
     expect(config.provider.stripeApiBase).toBe('http://stripe-mock:12111');
     expect(config.nats.clusterId).toBe('ticketing');
+  });
+
+  test('starts NATS Streaming and the service on it without a profile, as before', () => {
+    expect(service('payments').profiles).toBeUndefined();
+    expect(service('nats').profiles).toBeUndefined();
+    expect(service('nats').image).toMatch(/^nats-streaming:/);
+    expect(service('payments').environment.BUS).toBeUndefined();
+  });
+
+  test('the jetstream profile runs the service with BUS=jetstream on a nats:2 server started with -js', () => {
+    const js = service('payments-js');
+    expect(js.profiles).toEqual(['jetstream']);
+    expect(js.environment).toMatchObject({ BUS: 'jetstream', NATS_URL: 'nats://nats-js:4222' });
+    expect(loadConfig(js.environment).provider.stripeKey).toMatch(/^sk_test_/);
+    const server = service('nats-js');
+    expect(server.profiles).toEqual(['jetstream']);
+    expect(server.image).toBe('nats:2');
+    expect(server.command).toContain('-js');
+    // Both can run at once: another host port, another database.
+    expect(js.ports).not.toEqual(service('payments').ports);
+    expect(js.environment.MONGO_URI).not.toBe(service('payments').environment.MONGO_URI);
   });
 });

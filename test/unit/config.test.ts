@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: 3000,
       defaultCurrency: 'usd',
-      nats: { queueGroup: 'payments-service', ackWaitMs: 5000 },
+      nats: { queueGroup: 'ticketing-payments', ackWaitMs: 5000 },
       provider: { kind: 'stripe' },
       reconcile: { intervalMs: 10000 },
       idempotencyTtlMs: 86_400_000,
