@@ -16,15 +16,25 @@ module.exports = tseslint.config(
   },
   {
     // The pages' own scripts run in the browser as they are, outside the TypeScript project.
-    files: ['public/**/*.js'],
+    files: ['public/**/*.js', 'scripts/demo/checkout/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: 'script',
       globals: Object.fromEntries(
-        ['window', 'document', 'fetch', 'FormData', 'URLSearchParams', 'Intl', 'Node', 'confirm', 'location'].map(
-          (name) => [name, 'readonly'],
-        ),
+        [
+          'window',
+          'document',
+          'fetch',
+          'FormData',
+          'URLSearchParams',
+          'Intl',
+          'Node',
+          'confirm',
+          'location',
+          'setInterval',
+          'clearInterval',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },
