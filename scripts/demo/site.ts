@@ -42,7 +42,8 @@ export interface SiteDeps {
   port?: number;
 }
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'";
 
 export async function startCheckoutSite(deps: SiteDeps) {
   const app = express();
