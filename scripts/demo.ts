@@ -33,7 +33,9 @@ async function main() {
     await orders?.close();
     await stack?.stop();
   };
+  let stopping = false;
   const onSignal = () => {
+    stopping = true;
     out('\nStopping…');
     void stopAll().then(() => process.exit(0));
   };
@@ -137,6 +139,8 @@ async function main() {
     }
     out('\nServing until Ctrl-C.');
     const { code } = await ready.service.exited;
+    // Ctrl-C reaches the service too: its exit is then part of stopping, not a failure.
+    if (stopping) return;
     out(`The service exited with ${code}; its log: ${ready.logFile}`);
     await stopAll();
     process.exit(1);
