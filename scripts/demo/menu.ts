@@ -1,5 +1,5 @@
 /** The terminal menu of `npm run demo`: what a person tries after the walk-through. */
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import type { DemoSteps } from './steps';
 
 const MENU = `
@@ -23,20 +23,22 @@ export async function runMenu(steps: DemoSteps, help: () => void): Promise<void>
     '8': () => steps.list('user'),
     h: help,
   };
+  // In a terminal readline takes Ctrl-C itself (raw mode): stop as q does.
+  rl.on('SIGINT', () => rl.close());
+  const prompt = () => process.stdout.write(`${MENU}\n> `);
   try {
-    for (;;) {
-      process.stdout.write(`${MENU}\n`);
-      const choice = (await rl.question('> ')).trim().toLowerCase();
+    prompt();
+    // Lines typed while a step runs wait in the iterator's queue, in order: none is lost.
+    for await (const line of rl) {
+      const choice = line.trim().toLowerCase();
       if (choice === 'q') return;
-      const action = actions[choice];
-      if (!action) continue;
       try {
-        await action();
+        await actions[choice]?.();
       } catch (err) {
         process.stdout.write(`  failed: ${(err as Error).message}\n`);
       }
+      prompt();
     }
-  } catch {
     // stdin closed (Ctrl-D): stop as q does.
   } finally {
     rl.close();

@@ -6,8 +6,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 
-/** Git-ignored: it holds the demo's JWT key, which is a secret only in name. */
-export const DEMO_DIR = join(__dirname, '..', '..', '.demo');
+/** Git-ignored: it holds the demo's JWT key, which is a secret only in name. DEMO_DIR moves it (tests). */
+export const DEMO_DIR = process.env.DEMO_DIR ?? join(__dirname, '..', '..', '.demo');
 export const SETTINGS_FILE = join(DEMO_DIR, 'settings.json');
 
 export interface DemoSettings {
