@@ -25,8 +25,10 @@ const CSP = [
  */
 export function consoleRouter(): Router {
   const router = Router();
-  router.use(CONSOLE, (req, res, next) => {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || !PAGES.has(req.path)) return next();
+  const pages: express.RequestHandler = (req, res, next) => {
+    // Anything else under /admin/ is the API's: the files are served only through this gate.
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !PAGES.has(req.path)) return next('router');
+    // Throws the API's 401 for anyone but an admin.
     requireAdmin(req, res, () => undefined);
     // The page names its files relatively: without the slash they would be fetched from /api/payments/.
     const path = req.originalUrl.split('?')[0];
@@ -41,7 +43,7 @@ export function consoleRouter(): Router {
       'Cache-Control': 'no-store',
     });
     next();
-  });
-  router.use(CONSOLE, express.static(FILES, { index: 'index.html', redirect: false, fallthrough: true }));
+  };
+  router.use(CONSOLE, pages, express.static(FILES, { index: 'index.html', redirect: false }));
   return router;
 }
