@@ -32,8 +32,18 @@ async function signedInAs(as: 'admin' | 'new'): Promise<{ page: Page; errors: st
 }
 
 describeInBrowser('the admin console', () => {
-  test('refunds a payment: the admin finds it in the list, refunds it, and sees its status change', async () => {
-    const paymentId = await paidPayment(42);
+  test('refunds a payment made on the checkout page: the admin finds it, refunds it, sees its status change', async () => {
+    const buyer = await ctx.browser.newPage();
+    await buyer.goto(ctx.site.url);
+    await buyer.waitForSelector('text=Signed in as');
+    await buyer.fill('input[name=price]', '42');
+    await buyer.click('#create-order');
+    await buyer.waitForSelector('#order:not([hidden]) #order-id:not(:empty)');
+    await buyer.click('#pay');
+    await buyer.waitForSelector('#outcome-title:has-text("Paid: 201")');
+    const paymentId = (JSON.parse((await buyer.textContent('#answer')) as string) as { id: string }).id;
+    await buyer.close();
+
     const { page, errors } = await signedInAs('admin');
     await page.goto(`${ctx.site.url}/api/payments/admin/`);
     const row = page.locator(`#payments-table tr[data-id="${paymentId}"]`);
