@@ -75,6 +75,13 @@ describeInBrowser('the admin console', () => {
 
   test('filters by status and replays a parked message', async () => {
     const paymentId = await paidPayment(7);
+    const refundedId = await paidPayment(3);
+    const refunded = await fetch(`${ctx.stack.service.url}/api/payments/${refundedId}/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: sessionCookie(newUser('admin')) },
+      body: '{}',
+    });
+    expect(refunded.status).toBe(201);
     const order = {
       id: newId(),
       version: 0,
@@ -94,8 +101,12 @@ describeInBrowser('the admin console', () => {
     });
     const { page, errors } = await signedInAs('admin');
     await page.goto(`${ctx.site.url}/api/payments/admin/`);
+    // The first list, unfiltered, shows the refunded payment: the filtered one replaces it.
+    const refundedRow = page.locator(`#payments-table tr[data-id="${refundedId}"]`);
+    await refundedRow.waitFor();
     await page.selectOption('#filters select[name=status]', 'succeeded');
     await page.click('#filters button[type=submit]');
+    await refundedRow.waitFor({ state: 'detached' });
     await page.locator(`#payments-table tr[data-id="${paymentId}"]`).waitFor();
     const statuses = await page.locator('#payments-table tbody .status').allTextContents();
     expect(new Set(statuses)).toEqual(new Set(['succeeded']));
