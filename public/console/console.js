@@ -71,7 +71,7 @@ async function loadPayments(page = {}) {
           el('td', {}, when(p.createdAt)),
           el('td', { class: 'mono' }, p.id),
           el('td', { class: 'mono' }, p.userId),
-          el('td', { class: 'mono' }, p.orderId ?? p.request?.reference ?? ''),
+          el('td', { class: 'mono' }, p.orderId ?? (p.request ? `request ${p.request.id}` : '')),
           el('td', { class: 'amount' }, money(p.amount, p.currency)),
           el('td', { class: 'amount' }, p.amountRefunded ? money(p.amountRefunded, p.currency) : ''),
           el('td', {}, statusTag(p.status)),
