@@ -17,6 +17,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 # Owned by root and run as another user: the process cannot rewrite its own code.
 COPY --from=build /app/dist ./dist
+# The admin console's static files (src/http/console-router.ts finds them beside dist/).
+COPY public ./public
 # The image's `node` user, given by number so that Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 3000

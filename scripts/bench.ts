@@ -19,6 +19,7 @@ import {
   startStripeMock,
   type FerretStore,
 } from '../test/support/servers';
+import { explainFailure, failureCollector } from './bench/failures';
 import { startFloor, type Floor } from './bench/floor';
 import { measureLists } from './bench/lists';
 import { summarize } from './bench/profile';
@@ -163,6 +164,7 @@ async function serviceLevel(url: string, token: string, orderIds: string[], conn
   let next = 0;
   let last = 0;
   const t0 = performance.now();
+  const failures = failureCollector();
   let instance!: autocannon.Instance;
   const done = new Promise<autocannon.Result>((resolve, reject) => {
     instance = autocannon(
@@ -182,6 +184,8 @@ async function serviceLevel(url: string, token: string, orderIds: string[], conn
               if (!orderId) throw new Error('bench: ran out of orders');
               return { ...req, body: JSON.stringify({ token: 'tok_visa', orderId }) };
             },
+            onResponse: (status, body, _context, headers) =>
+              failures.onResponse(status, body, (headers ?? {}) as Record<string, unknown>),
           },
         ],
       },
@@ -190,6 +194,7 @@ async function serviceLevel(url: string, token: string, orderIds: string[], conn
   });
   // autocannon notices the end on its one-second tick: the last answer's time is the end.
   instance.on('response', () => (last = performance.now()));
+  instance.on('reqError', (err: Error) => failures.onError(err));
   const r = await done;
   const statusCodes = Object.fromEntries(
     Object.entries(r.statusCodeStats ?? {}).map(([status, v]) => [status, v.count ?? 0]),
@@ -201,6 +206,7 @@ async function serviceLevel(url: string, token: string, orderIds: string[], conn
     ok: r['2xx'],
     failed: r.non2xx + r.errors,
     statusCodes,
+    failures,
   };
 }
 
@@ -337,7 +343,11 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     console.error(`bench [${label}]: warm-up, ${flags.warmup} payments each`);
     await floorLevel(floor, floorOrders.splice(0, flags.warmup), 8, flags.warmup);
     const w = await serviceLevel(service.url, token, serviceOrders.splice(0, flags.warmup + 16), 8, flags.warmup);
-    if (w.failed > 0) throw new Error(`bench: warm-up got ${JSON.stringify(w.statusCodes)}`);
+    if (w.failed > 0) {
+      throw new Error(
+        explainFailure(`bench: warm-up got ${JSON.stringify(w.statusCodes)}`, w.failures, service.output()),
+      );
+    }
   }
 
   const levels: Level[] = [];
@@ -357,8 +367,11 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
       answered = performance.now();
       if (s.failed > 0) {
         throw new Error(
-          `bench: FAILED at concurrency ${connections}: every payment must answer 2xx, got ${JSON.stringify(s.statusCodes)}` +
-            `\nthe service's last lines:\n${service.output().slice(-3000)}`,
+          explainFailure(
+            `bench: FAILED at concurrency ${connections}: every payment must answer 2xx, got ${JSON.stringify(s.statusCodes)}`,
+            s.failures,
+            service.output(),
+          ),
         );
       }
       rounds.push({ floor: f, service: s });

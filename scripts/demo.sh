@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 bash scripts/provision.sh >/dev/null
-exec npx tsx scripts/demo.ts
+exec npx tsx scripts/demo.ts "$@"

@@ -1,119 +1,152 @@
 /**
- * `npm run demo`: runs the service for real on this machine. It starts local
- * FerretDB, NATS Streaming and stripe-mock (built once by scripts/provision.sh),
- * starts the service, walks one purchase through it as the other ticketing
- * services and the browser would, then keeps everything running until Ctrl-C.
+ * `npm run demo`: runs the service for real on this machine. It starts FerretDB, NATS Streaming and
+ * localstripe (a Stripe stand-in that keeps charges and declines cards), the service, and a checkout
+ * site in the manner of the ticketing client; walks a purchase, a decline and a refund through; prints
+ * what a developer needs to call the service by hand; then offers a menu in a terminal, or keeps
+ * serving until Ctrl-C when stdin is not one. `--once` stops after the walk-through (CI, timing);
+ * `--simulator` uses the built-in simulator instead of localstripe.
  */
-import { randomBytes } from 'node:crypto';
-import jwt from 'jsonwebtoken';
+import { parseArgs } from 'node:util';
+import { relative } from 'node:path';
 import { Types } from 'mongoose';
-import nats, { type Stan } from 'node-nats-streaming';
-import { spawnService, type ServiceProcess } from '../test/support/process';
-import { startFerretDb, startNatsStreaming, startStripeMock, type RunningServer } from '../test/support/servers';
+import { runMenu } from './demo/menu';
+import { connectOrdersService, type OrdersService } from './demo/orders';
+import { sessionCookie, signToken, writeSettings, type SessionUser } from './demo/session';
+import { startCheckoutSite, TEST_CARDS, type CheckoutSite } from './demo/site';
+import { startDemoStack, type DemoStack } from './demo/stack';
+import { demoSteps } from './demo/steps';
 
-const step = (text: string) => process.stdout.write(`\n▶ ${text}\n`);
-const show = (label: string, value: unknown) =>
-  process.stdout.write(`  ${label}: ${typeof value === 'string' ? value : JSON.stringify(value)}\n`);
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
 async function main() {
-  const running: RunningServer[] = [];
-  let service: ServiceProcess | undefined;
-  let stan: Stan | undefined;
+  const { values } = parseArgs({
+    options: { once: { type: 'boolean' }, simulator: { type: 'boolean' }, 'no-menu': { type: 'boolean' } },
+  });
+  const provider = values.simulator ? 'simulator' : 'localstripe';
+  let stack: DemoStack | undefined;
+  let orders: OrdersService | undefined;
+  let site: CheckoutSite | undefined;
   const stopAll = async () => {
-    stan?.close();
-    await service?.kill('SIGTERM');
-    await Promise.all(running.map((s) => s.stop()));
+    await site?.close();
+    await orders?.close();
+    await stack?.stop();
   };
+  let stopping = false;
   const onSignal = () => {
-    process.stdout.write('\nStopping…\n');
+    stopping = true;
+    out('\nStopping…');
     void stopAll().then(() => process.exit(0));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   try {
-    step('Starting the local servers');
-    const [mongo, bus, stripe] = await Promise.all([startFerretDb(), startNatsStreaming(), startStripeMock()]);
-    running.push(mongo, bus, stripe);
-    show('MongoDB (FerretDB)', mongo.url);
-    show('NATS Streaming', `${bus.url} (cluster ${bus.clusterId})`);
-    show('Stripe (stripe-mock)', stripe.url);
-
-    step('Starting the payments service');
-    const jwtKey = randomBytes(16).toString('hex');
-    service = await spawnService({
-      PORT: process.env.PORT ?? '3000',
-      NODE_ENV: 'development',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-      JWT_KEY: jwtKey,
-      MONGO_URI: `${mongo.url}/payments`,
-      NATS_URL: bus.url,
-      NATS_CLUSTER_ID: bus.clusterId,
-      NATS_CLIENT_ID: 'payments-demo',
-      PAYMENT_PROVIDER: 'stripe',
-      STRIPE_KEY: 'sk_test_demo',
-      STRIPE_API_BASE: stripe.url,
+    out(`▶ Starting FerretDB, NATS Streaming, ${provider} and the payments service`);
+    stack = await startDemoStack({
+      provider,
+      port: Number(process.env.PORT ?? 3000),
+      say: (line) => out(`  ${line}`),
     });
-    await service.ready();
-    show('listening', service.url);
-
-    stan = await new Promise<Stan>((resolve, reject) => {
-      const c = nats.connect(bus.clusterId, 'demo-orders-service', { url: bus.url });
-      c.once('connect', () => resolve(c));
-      c.once('error', reject);
-    });
-    const paymentCreated = new Promise<unknown>((resolve) => {
-      const sub = stan!.subscribe('payment:created', stan!.subscriptionOptions().setDeliverAllAvailable());
-      sub.on('message', (m: nats.Message) => resolve(JSON.parse(m.getData() as string)));
-    });
-
-    step('The orders service publishes order:created');
-    const user = { id: new Types.ObjectId().toHexString(), email: 'demo@ticketing.dev' };
-    const order = {
-      id: new Types.ObjectId().toHexString(),
-      version: 0,
-      status: 'created',
-      userId: user.id,
-      expiresAt: new Date(Date.now() + 15 * 60_000).toISOString(),
-      ticket: { id: new Types.ObjectId().toHexString(), price: 19.99 },
+    const ready = stack;
+    orders = await connectOrdersService(ready.bus);
+    const cardList = TEST_CARDS[provider];
+    const cards = { succeeds: cardList[0]!, declined: cardList[1]! };
+    const id = () => new Types.ObjectId().toHexString();
+    const demoUser: SessionUser = { id: id(), email: 'demo@ticketing.dev' };
+    const admin: SessionUser = { id: id(), email: 'admin@ticketing.dev', role: 'admin' };
+    const ordersService = orders;
+    const createOrder = async (userId: string, price: number) => {
+      const order = await ordersService.createOrder(userId, price);
+      await ready.orderStored(order.id);
+      return order;
     };
-    await new Promise<void>((resolve, reject) =>
-      stan!.publish('order:created', JSON.stringify(order), (err) => (err ? reject(err) : resolve())),
+    site = await startCheckoutSite({
+      serviceUrl: ready.service.url,
+      jwtKey: ready.jwtKey,
+      cards: cardList,
+      createOrder,
+      demoUser,
+      port: Number(process.env.DEMO_SITE_PORT ?? 3001),
+    }).catch(() =>
+      // The usual port is taken (another demo?): any free one will do, it is printed.
+      startCheckoutSite({
+        serviceUrl: ready.service.url,
+        jwtKey: ready.jwtKey,
+        cards: cardList,
+        createOrder,
+        demoUser,
+      }),
     );
-    show('order:created', order);
+    writeSettings({
+      jwtKey: ready.jwtKey,
+      serviceUrl: ready.service.url,
+      siteUrl: site.url,
+      mongoUrl: `${ready.mongo.url}/payments`,
+      natsUrl: ready.bus.url,
+      natsClusterId: ready.bus.clusterId,
+      logFile: ready.logFile,
+      provider,
+      startedAt: new Date().toISOString(),
+    });
+    out(`  ready in ${elapsed()}`);
 
-    step('The browser posts a Stripe token with its session cookie');
-    const cookie = `session=${Buffer.from(JSON.stringify({ jwt: jwt.sign(user, jwtKey) })).toString('base64')}`;
-    let answer: Response | undefined;
-    // The order reaches the service's own database asynchronously; until then it is unknown (404).
-    for (let i = 0; i < 50; i++) {
-      answer = await fetch(`${service.url}/api/payments`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', cookie, 'idempotency-key': `demo-${order.id}` },
-        body: JSON.stringify({ token: 'tok_visa', orderId: order.id }),
-      });
-      if (answer.status !== 404) break;
-      await new Promise((r) => setTimeout(r, 100));
+    const steps = demoSteps({
+      serviceUrl: ready.service.url,
+      jwtKey: ready.jwtKey,
+      orders,
+      orderStored: (orderId) => ready.orderStored(orderId),
+      cards,
+      demoUser,
+      admin,
+    });
+    await steps.createOrder();
+    await steps.pay('succeeds');
+    await steps.createOrder();
+    await steps.pay('declined');
+    await steps.refund();
+
+    const siteUrl = site.url;
+    const help = () => {
+      const log = relative(process.cwd(), ready.logFile) || ready.logFile;
+      out(`
+▶ Call it yourself (walk-through done in ${elapsed()})
+  checkout page     ${siteUrl}/   (create an order, pay with a test card, see a decline)
+  admin console     ${siteUrl}/api/payments/admin/   (sign in as "An admin" on the checkout page first)
+  API docs          ${ready.service.url}/api/payments/doc/
+  health, metrics   curl ${ready.service.url}/api/payments/health ; curl ${ready.service.url}/metrics
+  service log       ${log}   (tail -f it; JSON lines)
+  JWT_KEY           ${ready.jwtKey}
+  user cookie       ${sessionCookie(demoUser, ready.jwtKey)}
+  admin cookie      ${sessionCookie(admin, ready.jwtKey)}
+  admin bearer      ${signToken(admin, ready.jwtKey)}
+  any user          npm run cookie -- <userId> [--admin]   (reads .demo/settings.json)
+  try               curl -s ${ready.service.url}/api/payments -H "Cookie: $(npm run -s cookie -- ${demoUser.id})"
+  test cards        ${cards.succeeds.number} succeeds (token ${cards.succeeds.token}), ${cards.declined.number} is declined (token ${cards.declined.token})`);
+    };
+    help();
+
+    if (values.once) {
+      await stopAll();
+      process.exit(0);
     }
-    show(`POST /api/payments → ${answer?.status}`, await answer?.json());
-
-    step('Other services receive payment:created');
-    show('payment:created', await paymentCreated);
-
-    step('Running. Try it:');
-    show('health', `curl ${service.url}/api/payments/health`);
-    show('API docs', `${service.url}/api/payments/doc/`);
-    show('metrics', `curl ${service.url}/metrics`);
-    show('session cookie for curl', cookie);
-    process.stdout.write('\nPress Ctrl-C to stop the service and the servers.\n');
-    const { code } = await service.exited;
-    process.stdout.write(`The service exited with ${code}.\n${service.output().slice(-2000)}\n`);
+    if (process.stdin.isTTY && !values['no-menu']) {
+      await runMenu(steps, help);
+      out('Stopping…');
+      await stopAll();
+      process.exit(0);
+    }
+    out('\nServing until Ctrl-C.');
+    const { code } = await ready.service.exited;
+    // Ctrl-C reaches the service too: its exit is then part of stopping, not a failure.
+    if (stopping) return;
+    out(`The service exited with ${code}; its log: ${ready.logFile}`);
     await stopAll();
     process.exit(1);
   } catch (err) {
-    process.stderr.write(
-      `demo failed: ${(err as Error).stack ?? String(err)}\n${service?.output().slice(-4000) ?? ''}\n`,
-    );
+    const output = (err as { serviceOutput?: string }).serviceOutput ?? stack?.service.output() ?? '';
+    process.stderr.write(`demo failed: ${(err as Error).stack ?? String(err)}\n${output.slice(-4000)}\n`);
     await stopAll();
     process.exit(1);
   }

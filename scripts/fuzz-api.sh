@@ -5,10 +5,14 @@
 #
 #   scripts/fuzz-api.sh [BASE_URL]        default http://127.0.0.1:3000
 #
+# With `npm run demo` running, nothing needs setting: the token is signed with the demo's key
+# (.demo/settings.json) and orders are created on its bus first, so that payments reach the charge.
+#
 # FUZZ_MAX_EXAMPLES  cases per operation and phase (default 50)
 # FUZZ_SEED          replays a run
-# FUZZ_TOKEN         a Bearer JWT for POST /api/payments; else one is signed with
-#                    JWT_KEY (the service's) for user FUZZ_USER_ID (default fuzz-user)
+# FUZZ_TOKEN         a Bearer JWT; else one is signed with JWT_KEY, else with the demo's key,
+#                    for user FUZZ_USER_ID (default fuzz-user), an admin with FUZZ_ADMIN=1
+# FUZZ_ORDERS        orders created first on the demo's bus (default 200; 0 for none)
 # Extra arguments go to `schemathesis run`, e.g. --phases examples,coverage; it runs in
 # $CACHE/schemathesis-work, so give a report directory as an absolute path.
 set -euo pipefail
@@ -21,23 +25,42 @@ SCHEMATHESIS_VERSION=4.32.5
 BASE_URL="${1:-http://127.0.0.1:3000}"
 [[ $# -gt 0 ]] && shift
 
+# The token first: a run that cannot sign one stops before installing anything.
+token="${FUZZ_TOKEN:-}"
+user_id="${FUZZ_USER_ID:-fuzz-user}"
+demo_settings="$ROOT/.demo/settings.json"
+if [[ -z "$token" ]]; then
+  if [[ -z "${JWT_KEY:-}" && ! -f "$demo_settings" ]]; then
+    echo "fuzz-api: start \`npm run demo\` first (its key signs the token), or set JWT_KEY or FUZZ_TOKEN" >&2
+    exit 1
+  fi
+  token="$(cd "$ROOT" && FUZZ_USER_ID="$user_id" node -e '
+    const jwt = require("jsonwebtoken");
+    const key = process.env.JWT_KEY || JSON.parse(require("fs").readFileSync(".demo/settings.json", "utf8")).jwtKey;
+    const id = process.env.FUZZ_USER_ID;
+    const role = process.env.FUZZ_ADMIN === "1" ? { role: "admin" } : {};
+    process.stdout.write(jwt.sign({ id, email: `${id}@fuzz.test`, ...role }, key, { algorithm: "HS256" }));
+  ')"
+else
+  user_id="$(node -e 'process.stdout.write(JSON.parse(Buffer.from(process.argv[1].split(".")[1], "base64url")).id)' "$token")"
+fi
+
 if [[ ! -x "$VENV/bin/schemathesis" || "$(cat "$VENV.version" 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]]; then
   command -v python3 >/dev/null || { echo "fuzz-api: python3 is required" >&2; exit 1; }
-  echo "fuzz-api: installing schemathesis $SCHEMATHESIS_VERSION (first run only)" >&2
+  echo "fuzz-api: installing schemathesis $SCHEMATHESIS_VERSION into $VENV (first run only, about 95 MB)" >&2
   rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
   echo "$SCHEMATHESIS_VERSION" >"$VENV.version"
 fi
 
-token="${FUZZ_TOKEN:-}"
-if [[ -z "$token" ]]; then
-  [[ -n "${JWT_KEY:-}" ]] || { echo "fuzz-api: set FUZZ_TOKEN, or JWT_KEY to sign one" >&2; exit 1; }
-  token="$(cd "$ROOT" && FUZZ_USER_ID="${FUZZ_USER_ID:-fuzz-user}" node -e '
-    const jwt = require("jsonwebtoken");
-    const id = process.env.FUZZ_USER_ID;
-    process.stdout.write(jwt.sign({ id, email: `${id}@fuzz.test` }, process.env.JWT_KEY, { algorithm: "HS256" }));
-  ')"
+mkdir -p "$CACHE/schemathesis-work"
+state="$CACHE/schemathesis-work/orders.json"
+rm -f "$state"
+if [[ -f "$demo_settings" && "${FUZZ_ORDERS:-200}" -gt 0 ]]; then
+  (cd "$ROOT" && npx tsx scripts/fuzz-orders.ts "$user_id" "${FUZZ_ORDERS:-200}" "$state")
+else
+  echo "fuzz-api: no demo running here: every payment will answer 404 (unknown order) before charging" >&2
 fi
 
 args=(
@@ -51,6 +74,7 @@ args=(
 [[ -n "${FUZZ_SEED:-}" ]] && args+=(--seed "$FUZZ_SEED")
 
 # schemathesis keeps found cases (.hypothesis, .schemathesis) in its working directory: not in the repo.
-mkdir -p "$CACHE/schemathesis-work"
 cd "$CACHE/schemathesis-work"
+export PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=fuzz_hooks
+[[ -f "$state" ]] && export FUZZ_STATE="$state"
 exec "$VENV/bin/schemathesis" --config-file "$ROOT/scripts/fuzz-api.toml" run "$BASE_URL/api/payments/doc/openapi.json" --url "$BASE_URL" "${args[@]}" "$@"

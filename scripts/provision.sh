@@ -9,6 +9,14 @@ CACHE="${PAYMENTS_SERVERS_CACHE:-$HOME/.cache/payments-servers}"
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
 
+# Each build marks itself here while it runs, so that the first run can say what it is waiting for.
+BUILDING="$CACHE/.building"
+rm -rf "$BUILDING" && mkdir -p "$BUILDING"
+building() { touch "$BUILDING/$1"; echo "provision: building $1 $2 (first run only)" >&2; }
+built() { rm -f "$BUILDING/$1"; echo "provision: $1 ready ($(elapsed))" >&2; }
+STARTED=$SECONDS
+elapsed() { printf '%dm%02ds' $(((SECONDS - STARTED) / 60)) $(((SECONDS - STARTED) % 60)); }
+
 NATS_STREAMING_VERSION=v0.25.6
 STRIPE_MOCK_VERSION=v0.197.0
 FERRETDB_VERSION=v1.24.2
@@ -23,9 +31,10 @@ go_tool() {
   local name=$1 module=$2 version=$3
   if [[ -x "$BIN/$name" && "$(cat "$BIN/$name.version" 2>/dev/null)" == "$version" ]]; then return; fi
   need go "Go builds $name from the Go module proxy"
-  echo "provision: building $name $version (first run only)" >&2
+  building "$name" "$version"
   GOBIN="$BIN" GOFLAGS=-mod=mod go install "$module@$version"
   echo "$version" >"$BIN/$name.version"
+  built "$name"
 }
 
 # FerretDB from its module source, with one fix. Its own `go install` panics at start (the
@@ -41,7 +50,7 @@ ferretdb() {
   if [[ -n "${FERRETDB_STOCK:-}" ]]; then name=ferretdb-stock marker="$FERRETDB_VERSION"; fi
   if [[ -x "$BIN/$name" && "$(cat "$BIN/$name.version" 2>/dev/null)" == "$marker" ]]; then return; fi
   need go "Go builds FerretDB from the Go module proxy"
-  echo "provision: building $name $marker (first run only)" >&2
+  building "$name" "$marker"
   local module src="$CACHE/src/$name" lookup="IDColumn = DefaultColumn + \"->'\$._id'\""
   module="$(cd "$CACHE" && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
     node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).Dir))')"
@@ -56,16 +65,18 @@ ferretdb() {
   (cd "$src" && GOFLAGS=-mod=mod go build -o "$BIN/$name" ./cmd/ferretdb)
   rm -rf "$src"
   echo "$marker" >"$BIN/$name.version"
+  built "$name"
 }
 
 localstripe() {
   if [[ -x "$CACHE/localstripe/bin/python" && "$(cat "$CACHE/localstripe.version" 2>/dev/null)" == "$LOCALSTRIPE_VERSION" ]]; then return; fi
   need python3 "Python runs localstripe"
-  echo "provision: installing localstripe $LOCALSTRIPE_VERSION (first run only)" >&2
+  building localstripe "$LOCALSTRIPE_VERSION"
   rm -rf "$CACHE/localstripe"
   python3 -m venv "$CACHE/localstripe"
   "$CACHE/localstripe/bin/pip" install --quiet "localstripe==$LOCALSTRIPE_VERSION"
   echo "$LOCALSTRIPE_VERSION" >"$CACHE/localstripe.version"
+  built localstripe
 }
 
 # The first run downloads and builds all four at once; a failure of any fails the whole.
@@ -74,8 +85,22 @@ go_tool nats-streaming-server github.com/nats-io/nats-streaming-server "$NATS_ST
 go_tool stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION" & pids+=($!)
 ferretdb & pids+=($!)
 localstripe & pids+=($!)
+# Go prints nothing while it compiles: say every 15 s what is still building.
+said=$SECONDS
+for (( ; ; )); do
+  running=0
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
+  [[ $running -eq 1 ]] || break
+  sleep 0.2
+  if ((SECONDS - said >= 15)) && compgen -G "$BUILDING/*" >/dev/null; then
+    said=$SECONDS
+    names="$(cd "$BUILDING" && ls | paste -sd, - | sed 's/,/, /g')"
+    echo "provision: still building $names ($(elapsed); a first run takes about 3 to 5 minutes on 2 cores, later runs none)" >&2
+  fi
+done
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+rm -rf "$BUILDING"
 [[ $status -eq 0 ]] || { echo "provision: a server could not be built (see above)" >&2; exit 1; }
 
 echo "$CACHE"

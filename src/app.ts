@@ -2,6 +2,7 @@ import cookieSession from 'cookie-session';
 import express from 'express';
 import type { Config } from './config';
 import type { DeadDeliveryStore } from './db/dead-deliveries';
+import type { DeadLetterStore } from './db/dead-letters';
 import type { IdempotencyStore } from './db/idempotency';
 import type { ProviderEventStore } from './db/provider-events';
 import type { PaymentQueries } from './db/payment-queries';
@@ -10,7 +11,10 @@ import type { ProviderReports } from './domain/provider-reports';
 import type { Clock, Payments } from './domain/ports';
 import type { RefundPayment } from './domain/refund';
 import type { VoidPayment } from './domain/void';
+import type { Bus } from './events/bus';
 import { authenticate } from './http/auth';
+import { consoleRouter } from './http/console-router';
+import { deadLettersRouter } from './http/dead-letters-router';
 import { deliveriesRouter } from './http/deliveries-router';
 import { docsRouter } from './http/docs-router';
 import { errorHandler, notFound } from './http/errors';
@@ -36,6 +40,8 @@ export interface AppDeps {
   queries: PaymentQueries;
   idempotency: IdempotencyStore;
   deadDeliveries: DeadDeliveryStore;
+  deadLetters: DeadLetterStore;
+  bus: Pick<Bus, 'publish' | 'isConnected'>;
   outbox: Pick<Outbox, 'redeliver'>;
   health: HealthChecks;
   webhooks: { read: StripeWebhookReader | null; reports: ProviderReports; events: ProviderEventStore };
@@ -52,6 +58,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(opsRouter(deps.health, deps.metrics));
   // Before the payments routes: /api/payments/doc/ and /api/payments/admin/ would otherwise be read as payment ids.
   app.use(docsRouter());
+  app.use(consoleRouter());
+  app.use(deadLettersRouter(deps));
   app.use(webhooksRouter({ ...deps.webhooks, clock: deps.clock, metrics: deps.metrics }));
   app.use(deliveriesRouter(deps));
   app.use(paymentsRouter(deps));

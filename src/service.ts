@@ -152,6 +152,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     queries: createPaymentQueries(db.connection, (id) => stores.payments.load(id)),
     idempotency: stores.idempotency,
     deadDeliveries,
+    deadLetters: stores.deadLetters,
+    bus,
     outbox,
     health: { mongo: db.isConnected, nats: bus.isConnected },
     webhooks: {

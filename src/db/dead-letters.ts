@@ -46,6 +46,23 @@ export function createDeadLetterStore(conn: Connection) {
       const docs = (await col.find({}).sort({ parkedAt: 1 }).limit(limit).toArray()) as unknown as DeadLetterDoc[];
       return docs.map(toDeadLetter);
     },
+    /** Newest first, as the admin API lists them; null when the cursor is not a parked message. */
+    async page(page: { limit: number; startingAfter?: string }) {
+      let where = {};
+      if (page.startingAfter !== undefined) {
+        const cursor = await findById<DeadLetterDoc>(col, page.startingAfter);
+        if (!cursor) return null;
+        where = {
+          $or: [{ parkedAt: { $lt: cursor.parkedAt } }, { parkedAt: cursor.parkedAt, _id: { $lt: cursor._id } }],
+        };
+      }
+      const docs = (await col
+        .find(where)
+        .sort({ parkedAt: -1, _id: -1 })
+        .limit(page.limit + 1)
+        .toArray()) as unknown as DeadLetterDoc[];
+      return { data: docs.slice(0, page.limit).map(toDeadLetter), hasMore: docs.length > page.limit };
+    },
     async get(id: string): Promise<DeadLetter | null> {
       const d = await findById<DeadLetterDoc>(col, id);
       return d ? toDeadLetter(d) : null;

@@ -1,4 +1,5 @@
 import type { DeadDelivery } from '../db/dead-deliveries';
+import type { DeadLetter } from '../db/dead-letters';
 import type { OutboxEntry } from '../db/outbox';
 import type { Payment, Refund } from '../domain/payment';
 
@@ -86,5 +87,39 @@ export function presentRequeued(d: DeadDelivery, queued: OutboxEntry) {
     lastStatus: null,
     createdAt: queued.createdAt.toISOString(),
     diedAt: null,
+  };
+}
+
+// Saved payment methods and card tokens that a parked payment:requested (or payment.createInitial) carries.
+const SECRET_FIELDS = new Set(['paymentMethod', 'token', 'source']);
+
+function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_FIELDS.has(k) && typeof v === 'string' ? '[redacted]' : redact(v),
+    ]),
+  );
+}
+
+/** A parked message, its payload as it arrived but for the payment methods it names. */
+export function presentDeadLetter(d: DeadLetter) {
+  let payload = d.payload;
+  try {
+    payload = JSON.stringify(redact(JSON.parse(d.payload)));
+  } catch {
+    // Not JSON (the usual reason it was parked): shown as it came.
+  }
+  return {
+    id: d.id,
+    status: 'parked',
+    subject: d.subject,
+    payload,
+    reason: d.reason,
+    deliveries: d.deliveries,
+    publishedAt: d.publishedAt.toISOString(),
+    parkedAt: d.parkedAt.toISOString(),
   };
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { connectDb } from '../db/connect';
 import { createDeadLetterStore, type DeadLetter } from '../db/dead-letters';
 import { connectBus } from '../events/stan-bus';
-import type { Subject } from '../events/subjects';
+import { replayDeadLetter } from '../events/replay';
 import { createLogger } from '../log';
 import { runTool, UsageError } from './cli';
 import { loadToolConfig } from './tool-config';
@@ -43,18 +43,7 @@ async function main(): Promise<void> {
     );
     try {
       for (const id of ids) {
-        const d = await deadLetters.get(id);
-        if (!d) throw new Error(`no parked message ${id}`);
-        let data: unknown;
-        try {
-          data = JSON.parse(d.payload);
-        } catch {
-          throw new Error(`${id} is not JSON: it would only be parked again`);
-        }
-        const key = typeof (data as { id?: unknown }).id === 'string' ? (data as { id: string }).id : id;
-        await bus.publish({ subject: d.subject as Subject, id, key, data });
-        // Removed only once the bus has it: a replay cut short is replayed again, not lost.
-        await deadLetters.remove(id);
+        const d = await replayDeadLetter({ deadLetters, bus }, id);
         process.stdout.write(`replayed ${id} on ${d.subject}\n`);
       }
     } finally {

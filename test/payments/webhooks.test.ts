@@ -3,7 +3,15 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import Stripe from 'stripe';
 import { paymentIdForRequest } from '../../src/domain/payment';
-import { createOrder, newUser, sessionCookie, uniqueName, useStack, type Received } from '../support/harness';
+import {
+  createOrder,
+  eventually,
+  newUser,
+  sessionCookie,
+  uniqueName,
+  useStack,
+  type Received,
+} from '../support/harness';
 
 // localstripe keeps PaymentIntents, charges and refunds, and sends signed webhooks of its own.
 const url = new URL(process.env.LOCALSTRIPE_URL as string);
@@ -139,7 +147,8 @@ describe('POST /api/payments/webhooks/stripe', () => {
       expect(stored?.history.map((h) => h.status)).toEqual(['pending', 'failed', 'succeeded']);
       const charge = await localstripe.charges.retrieve(stored?.chargeId as string);
       expect(charge).toMatchObject({ status: 'succeeded', amount: 1200 });
-      expect(await counted('payment_intent.succeeded', 'recorded')).toBe(1);
+      // The event goes out while the webhook is handled; the handler counts it a moment later.
+      await eventually(async () => (await counted('payment_intent.succeeded', 'recorded')) === 1);
     } finally {
       // localstripe is shared by every test file: this endpoint stops receiving.
       await register('http://127.0.0.1:9/', ['none']);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './servers';
 
@@ -14,7 +15,10 @@ process.once('exit', () => {
  * The service as its own process, for crash and signal tests: `src/main.ts` through tsx, or
  * with `built` the compiled `dist/main.js` as production runs it (npm run build makes it).
  */
-export async function spawnService(env: Record<string, string>, opts: { nodeArgs?: string[]; built?: boolean } = {}) {
+export async function spawnService(
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[]; built?: boolean; /** Also appends its output to this file. */ logFile?: string } = {},
+) {
   const port = env.PORT && env.PORT !== '0' ? Number(env.PORT) : await freePort();
   let output = '';
   const entry = opts.built ? [join(ROOT, 'dist', 'main.js')] : ['--import', 'tsx', join(ROOT, 'src', 'main.ts')];
@@ -25,8 +29,14 @@ export async function spawnService(env: Record<string, string>, opts: { nodeArgs
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+  const record = (d: Buffer) => {
+    output += d.toString();
+    log?.write(d);
+  };
+  child.stdout?.on('data', record);
+  child.stderr?.on('data', record);
+  child.once('exit', () => log?.end());
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

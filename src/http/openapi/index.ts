@@ -1,6 +1,7 @@
 import type { OpenAPIV3 } from 'openapi-types';
 import { Subjects } from '../../events/subjects';
 import { components } from './common';
+import { deadLetterPaths, deadLetterSchemas } from './dead-letters';
 import { deliveryPaths, deliverySchemas } from './deliveries';
 import { events } from './events';
 import { opsPaths, opsSchemas } from './ops';
@@ -46,13 +47,21 @@ export const openApiDocument: OpenAPIV3.Document & { 'x-events': typeof events }
     { name: 'refunds', description: 'Refunds and voids, for admins' },
     { name: 'provider', description: 'What the payment provider calls' },
     { name: 'callbacks', description: 'Callbacks to order services that were given up on, for admins' },
+    { name: 'events', description: 'Consumed messages that were parked, for admins' },
     { name: 'operations', description: 'Health and metrics for the platform' },
     { name: 'docs', description: 'This document and its viewer' },
   ],
-  paths: merge(paymentPaths, refundPaths, webhookPaths, deliveryPaths, opsPaths),
+  paths: merge(paymentPaths, refundPaths, webhookPaths, deliveryPaths, deadLetterPaths, opsPaths),
   components: {
     ...components,
-    schemas: { ...components.schemas, ...paymentSchemas, ...refundSchemas, ...deliverySchemas, ...opsSchemas },
+    schemas: {
+      ...components.schemas,
+      ...paymentSchemas,
+      ...refundSchemas,
+      ...deliverySchemas,
+      ...deadLetterSchemas,
+      ...opsSchemas,
+    },
   },
   'x-events': events,
 };

@@ -1,0 +1,132 @@
+import type { Page } from 'playwright-core';
+import { describeInBrowser } from '../support/browser';
+import { useCheckout } from '../support/checkout-site';
+import { createOrder, eventually, newId, newUser, sessionCookie } from '../support/harness';
+
+const ctx = useCheckout('browser_console');
+
+/** A payment made through the API, as a user would have made it. */
+async function paidPayment(price: number): Promise<string> {
+  const user = newUser();
+  const order = await createOrder(ctx.stack.peer, ctx.stack.service, { userId: user.id, price });
+  const res = await fetch(`${ctx.stack.service.url}/api/payments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: sessionCookie(user) },
+    body: JSON.stringify({ token: 'pm_card_visa', orderId: order.id }),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function signedInAs(as: 'admin' | 'new'): Promise<{ page: Page; errors: string[] }> {
+  const page = await ctx.browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`${m.text()} ${m.location().url}`);
+  });
+  await page.goto(ctx.site.url);
+  await page.click(`button[data-as=${as}]`);
+  await page.waitForSelector(as === 'admin' ? 'text=(admin)' : 'text=Signed in as user-');
+  return { page, errors };
+}
+
+describeInBrowser('the admin console', () => {
+  test('refunds a payment made on the checkout page: the admin finds it, refunds it, sees its status change', async () => {
+    const buyer = await ctx.browser.newPage();
+    await buyer.goto(ctx.site.url);
+    await buyer.waitForSelector('text=Signed in as');
+    await buyer.fill('input[name=price]', '42');
+    await buyer.click('#create-order');
+    await buyer.waitForSelector('#order:not([hidden]) #order-id:not(:empty)');
+    await buyer.click('#pay');
+    await buyer.waitForSelector('#outcome-title:has-text("Paid: 201")');
+    const paymentId = (JSON.parse((await buyer.textContent('#answer')) as string) as { id: string }).id;
+    await buyer.close();
+
+    const { page, errors } = await signedInAs('admin');
+    await page.goto(`${ctx.site.url}/api/payments/admin/`);
+    const row = page.locator(`#payments-table tr[data-id="${paymentId}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('succeeded');
+
+    await row.click();
+    await page.waitForSelector(`#detail-id:has-text("${paymentId}")`);
+    expect(await page.textContent('#detail-status')).toBe('succeeded');
+    await page.fill('#refund-form input[name=amount]', '1200');
+    await page.click('#refund-button');
+    await page.waitForSelector('#notice:has-text("Refunded $12.00: the payment is now partially_refunded")');
+    await page.waitForSelector('#detail-status:has-text("partially_refunded")');
+    expect(await page.locator('#refunds-table tbody tr').count()).toBe(1);
+
+    await page.click('#refund-button');
+    await page.waitForSelector('#detail-status:text-is("refunded")');
+    await page.waitForSelector(`#payments-table tr[data-id="${paymentId}"] .status:text-is("refunded")`);
+    expect(await ctx.stack.service.stores.payments.load(paymentId)).toMatchObject({
+      status: 'refunded',
+      amountRefunded: 4200,
+    });
+
+    // Nothing is left to refund.
+    expect(await page.isDisabled('#refund-button')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test('filters by status and replays a parked message', async () => {
+    const paymentId = await paidPayment(7);
+    const refundedId = await paidPayment(3);
+    const refunded = await fetch(`${ctx.stack.service.url}/api/payments/${refundedId}/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: sessionCookie(newUser('admin')) },
+      body: '{}',
+    });
+    expect(refunded.status).toBe(201);
+    const order = {
+      id: newId(),
+      version: 0,
+      status: 'created',
+      userId: newId(),
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      ticket: { id: newId(), price: 3 },
+    };
+    await ctx.stack.service.stores.deadLetters.park({
+      id: 'order:created#7',
+      subject: 'order:created',
+      payload: JSON.stringify(order),
+      reason: 'a test parked it',
+      deliveries: 20,
+      publishedAt: new Date(),
+      parkedAt: new Date(),
+    });
+    const { page, errors } = await signedInAs('admin');
+    await page.goto(`${ctx.site.url}/api/payments/admin/`);
+    // The first list, unfiltered, shows the refunded payment: the filtered one replaces it.
+    const refundedRow = page.locator(`#payments-table tr[data-id="${refundedId}"]`);
+    await refundedRow.waitFor();
+    await page.selectOption('#filters select[name=status]', 'succeeded');
+    await page.click('#filters button[type=submit]');
+    await refundedRow.waitFor({ state: 'detached' });
+    await page.locator(`#payments-table tr[data-id="${paymentId}"]`).waitFor();
+    const statuses = await page.locator('#payments-table tbody .status').allTextContents();
+    expect(new Set(statuses)).toEqual(new Set(['succeeded']));
+
+    const parked = page.locator('#dead-letters-table tr[data-id="order:created#7"]');
+    expect(await parked.textContent()).toContain('a test parked it');
+    await parked.locator('button').click();
+    await page.waitForSelector('#notice:has-text("Published order:created again")');
+    await parked.waitFor({ state: 'detached' });
+    await eventually(() => ctx.stack.service.stores.orders.get(order.id));
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test('is refused to a user who is not an admin with the API 401', async () => {
+    const { page } = await signedInAs('new');
+    const answer = await page.goto(`${ctx.site.url}/api/payments/admin/`);
+    expect(answer?.status()).toBe(401);
+    expect(await answer?.json()).toEqual({ errors: [{ message: 'Not authorized', code: 'not_authorized' }] });
+    expect(await page.locator('#payments-table').count()).toBe(0);
+    await page.close();
+  });
+});
