@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) and caches the real servers the tests and the demo run against:
-# NATS Streaming, FerretDB (MongoDB wire protocol), stripe-mock and localstripe.
+# NATS Streaming, NATS with JetStream, FerretDB (MongoDB wire protocol), stripe-mock and localstripe.
 # Later runs find them in the cache and return at once.
 set -euo pipefail
 
@@ -10,6 +10,7 @@ BIN="$CACHE/bin"
 mkdir -p "$BIN"
 
 NATS_STREAMING_VERSION=v0.25.6
+NATS_SERVER_VERSION=v2.15.2
 STRIPE_MOCK_VERSION=v0.197.0
 FERRETDB_VERSION=v1.24.2
 LOCALSTRIPE_VERSION=1.15.10
@@ -68,10 +69,11 @@ localstripe() {
   echo "$LOCALSTRIPE_VERSION" >"$CACHE/localstripe.version"
 }
 
-# The first run downloads and builds all four at once; a failure of any fails the whole.
+# The first run downloads and builds all of them at once; a failure of any fails the whole.
 pids=()
 go_tool nats-streaming-server github.com/nats-io/nats-streaming-server "$NATS_STREAMING_VERSION" & pids+=($!)
 go_tool stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION" & pids+=($!)
+go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION" & pids+=($!)
 ferretdb & pids+=($!)
 localstripe & pids+=($!)
 status=0

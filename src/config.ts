@@ -35,11 +35,29 @@ const schema = z.object({
   ADMIN_USER_IDS: z.string().default(''),
   MONGO_URI: optionalText,
   MONGO_URL: optionalText,
-  NATS_URL: z.string().url(),
-  NATS_CLUSTER_ID: z.string().min(1),
+  BUS: z.enum(['stan', 'jetstream']).default('stan'),
+  // Required by the transport that uses them: see crossKeyIssues.
+  NATS_URL: optionalText.pipe(z.string().url().optional()),
+  NATS_CLUSTER_ID: optionalText,
   NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
   QUEUE_GROUP_NAME: z.string().min(1).default('payments-service'),
   NATS_ACK_WAIT_MS: int(5000),
+  // Stream and consumer names may not contain dots.
+  JETSTREAM_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]+$/, 'letters, digits, _, - and : only')
+    .default('ticketing'),
+  JETSTREAM_MANAGE_STREAM: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  // Unset: one more than EVENT_MAX_DELIVERIES, a cap for a message whose handler never answers.
+  JETSTREAM_MAX_DELIVER: z.coerce.number().int().positive().optional(),
+  JETSTREAM_BACKOFF: z
+    .string()
+    .default('')
+    .refine((v) => list(v).every((d) => DURATION.test(d)), 'comma-separated durations such as 1s,10s,1m')
+    .transform((v) => list(v).map(toMs)),
   PAYMENT_PROVIDER: z.enum(['stripe', 'simulator']).default('stripe'),
   STRIPE_KEY: optionalText,
   STRIPE_API_BASE: optionalText.pipe(z.string().url().optional()),
@@ -86,6 +104,14 @@ function crossKeyIssues(env: Env): string[] {
   const issues: string[] = [];
   const set = (k: string) => Boolean(env[k]?.trim());
   if (!set('MONGO_URI') && !set('MONGO_URL')) issues.push('MONGO_URI: is required (or MONGO_URL)');
+  const bus = env.BUS ?? 'stan';
+  if (!set('NATS_URL')) issues.push(`NATS_URL: is required with BUS=${bus}`);
+  if (bus === 'stan' && !set('NATS_CLUSTER_ID')) issues.push('NATS_CLUSTER_ID: is required with BUS=stan');
+  // The server stops redelivering at its max_deliver without telling anyone: the listeners must park first.
+  const maxDeliveries = Number(env.EVENT_MAX_DELIVERIES ?? 20);
+  if (bus === 'jetstream' && set('JETSTREAM_MAX_DELIVER') && Number(env.JETSTREAM_MAX_DELIVER) <= maxDeliveries) {
+    issues.push('JETSTREAM_MAX_DELIVER: must be more than EVENT_MAX_DELIVERIES');
+  }
   if ((env.PAYMENT_PROVIDER ?? 'stripe') === 'stripe' && !set('STRIPE_KEY')) {
     issues.push('STRIPE_KEY: is required with PAYMENT_PROVIDER=stripe');
   }
@@ -117,12 +143,19 @@ function toConfig(env: z.infer<typeof schema>) {
         .filter(Boolean),
     ),
     mongoUri: (env.MONGO_URI ?? env.MONGO_URL) as string,
+    bus: env.BUS,
     nats: {
-      url: env.NATS_URL,
-      clusterId: env.NATS_CLUSTER_ID,
+      url: env.NATS_URL as string,
+      clusterId: env.NATS_CLUSTER_ID ?? '',
       clientId: env.NATS_CLIENT_ID,
       queueGroup: env.QUEUE_GROUP_NAME,
       ackWaitMs: env.NATS_ACK_WAIT_MS,
+    },
+    jetstream: {
+      stream: env.JETSTREAM_STREAM,
+      manageStream: env.JETSTREAM_MANAGE_STREAM,
+      maxDeliver: env.JETSTREAM_MAX_DELIVER ?? env.EVENT_MAX_DELIVERIES + 1,
+      backoffMs: env.JETSTREAM_BACKOFF,
     },
     provider: {
       kind: env.PAYMENT_PROVIDER,
