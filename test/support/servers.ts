@@ -189,13 +189,63 @@ export async function startLocalstripe(): Promise<RunningServer> {
   return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child) };
 }
 
-export interface NatsServer extends RunningServer {
-  clusterId: string;
-  monitorPort: number;
+export type BusKind = 'stan' | 'jetstream';
+
+/** The transport the tests run on: TEST_BUS, NATS Streaming by default. */
+export const testBus = (): BusKind => {
+  const kind = process.env.TEST_BUS ?? 'stan';
+  if (kind !== 'stan' && kind !== 'jetstream') throw new Error(`TEST_BUS=${kind}: stan or jetstream`);
+  return kind;
+};
+
+/** A bus server of one test file, whatever the transport. */
+export interface BusServer extends RunningServer {
+  kind: BusKind;
+  /** The settings that point the service at it. */
+  env: Record<string, string>;
   /** Starts it again after `stop()`; with a file store the same data comes back on the same port. */
   start(): Promise<void>;
   /** SIGTERM by default; SIGKILL stops it the way a crashed node does. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface NatsServer extends BusServer {
+  kind: 'stan';
+  clusterId: string;
+  monitorPort: number;
+}
+
+export interface JetStreamServer extends BusServer {
+  kind: 'jetstream';
+}
+
+/** The TEST_BUS server. `fileStore` matters to NATS Streaming only: JetStream always keeps files. */
+export function startBusServer(opts: { fileStore?: boolean } = {}): Promise<BusServer> {
+  return testBus() === 'jetstream' ? startJetStream() : startNatsStreaming(opts);
+}
+
+/** nats-server with JetStream, storing in a fresh directory, so that a restart keeps streams and consumers. */
+export async function startJetStream(): Promise<JetStreamServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'payments-jetstream-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir];
+  const ready = /Server is ready/;
+  let child: ChildProcess | null = await run('nats-server', bin('nats-server'), args, port, ready);
+  const url = `nats://127.0.0.1:${port}`;
+  return {
+    kind: 'jetstream',
+    url,
+    port,
+    env: { BUS: 'jetstream', NATS_URL: url },
+    async start() {
+      if (!child) child = await run('nats-server', bin('nats-server'), args, port, ready);
+    },
+    async stop(signal?: NodeJS.Signals) {
+      if (child) await stopper(child)(signal);
+      child = null;
+    },
+  };
 }
 
 /** A NATS Streaming server of the test file's own, so that files never see each other's events. */
@@ -208,9 +258,12 @@ export async function startNatsStreaming(opts: { fileStore?: boolean } = {}): Pr
   if (dir) args.push('-store', 'file', '-dir', dir);
   const ready = /Streaming Server is ready/;
   let child: ChildProcess | null = await run('nats-streaming-server', bin('nats-streaming-server'), args, port, ready);
+  const url = `nats://127.0.0.1:${port}`;
   return {
-    url: `nats://127.0.0.1:${port}`,
+    kind: 'stan',
+    url,
     port,
+    env: { BUS: 'stan', NATS_URL: url, NATS_CLUSTER_ID: clusterId },
     clusterId,
     monitorPort: monitor,
     async start() {
