@@ -92,7 +92,7 @@ export async function connectJetStreamBus(
       }),
     {
       timeoutMs: bootTimeoutMs,
-      onRetry: (err, wait) => log.warn({ err, wait }, 'NATS not reachable yet, retrying'),
+      onRetry: (err, wait) => log.warn({ err, wait }, 'NATS JetStream not reachable yet, retrying'),
     },
   );
   let connected = true;

@@ -15,15 +15,15 @@ import {
   type BusClient,
 } from '../support/harness';
 import { storedMessages } from '../support/nats-monitor';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startBusServer, type BusServer } from '../support/servers';
 import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
 
-let nats: NatsServer;
+let nats: BusServer;
 let stripe: StripeProxy;
 let service: Service;
 
 beforeAll(async () => {
-  nats = await startNatsStreaming({ fileStore: true });
+  nats = await startBusServer({ fileStore: true });
   stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
   ({ service } = await startTestService({ nats, db: uniqueName('outbox'), env: { STRIPE_API_BASE: stripe.url } }));
 });
