@@ -11,7 +11,7 @@ const USAGE = `usage: node dist/tools/dead-letters.js list [--json]
        node dist/tools/dead-letters.js replay ID [ID...]
   list    the messages the service parked, oldest first (reads MONGO_URI or MONGO_URL)
   replay  publishes each message again on its subject, as it arrived, then removes it from
-          the list (also reads BUS, NATS_URL, NATS_CLUSTER_ID, NATS_CLIENT_ID and JETSTREAM_STREAM); if the service
+          the list (also reads the service's bus settings: BUS, NATS_* or KAFKA_*); if the service
           still cannot process it, it is parked again under a new id`;
 
 function describe(d: DeadLetter): string {
@@ -34,14 +34,10 @@ async function main(): Promise<void> {
       process.stdout.write(values.json ? `${JSON.stringify(all)}\n` : `${all.map(describe).join('\n')}\n`);
       return;
     }
-    const { bus: kind, nats, jetstream } = config.bus as NonNullable<typeof config.bus>;
-    // A client id of its own, so that it never takes over the service's connection.
+    const settings = config.bus as NonNullable<typeof config.bus>;
+    // A client id of its own, so that it never takes over the service's connection; it subscribes to nothing.
     const bus = await connectBus(
-      {
-        bus: kind,
-        nats: { ...nats, clientId: `${nats.clientId}-replay`, queueGroup: '', ackWaitMs: 30_000 },
-        jetstream: { ...jetstream, maxDeliver: 2, backoffMs: [] },
-      },
+      { ...settings, nats: { ...settings.nats, clientId: `${settings.nats.clientId}-replay` } },
       log,
       10_000,
     );

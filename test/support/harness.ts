@@ -9,6 +9,7 @@ import type { Subject } from '../../src/events/subjects';
 import type { Logger } from '../../src/log';
 import { startService, type Service } from '../../src/service';
 import { jetStreamPeer } from './jetstream-peer';
+import { kafkaPeer } from './kafka-peer';
 import { startBusServer, type BusServer, type NatsServer } from './servers';
 import { startStripeProxy, type StripeProxy } from './stripe-proxy';
 
@@ -98,10 +99,11 @@ export async function busClient(server: BusServer, subjects: Subject[] = []) {
     received.push({ subject, data: JSON.parse(data) as Record<string, unknown> });
     waiters.splice(0).forEach((w) => w());
   };
+  const peers = { jetstream: jetStreamPeer, kafka: kafkaPeer };
   const peer: Peer =
-    server.kind === 'jetstream'
-      ? await jetStreamPeer(server, uniqueName('peer'), subjects, onMessage)
-      : await stanPeer(server as NatsServer, subjects, onMessage);
+    server.kind === 'stan'
+      ? await stanPeer(server as NatsServer, subjects, onMessage)
+      : await peers[server.kind](server, uniqueName('peer'), subjects, onMessage);
   return {
     received,
     publish(subject: Subject, data: unknown): Promise<void> {

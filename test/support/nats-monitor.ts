@@ -1,6 +1,7 @@
 import nats from 'node-nats-streaming';
 import { uniqueName } from './harness';
 import { storedOnJetStream, unackedOnJetStream } from './jetstream-peer';
+import { storedOnKafka, unackedOnKafka } from './kafka-peer';
 import type { BusServer, NatsServer } from './servers';
 
 interface ChannelInfo {
@@ -20,6 +21,7 @@ export async function channelInfo(server: NatsServer, channel: string): Promise<
 /** Messages of a subject the service has not acked yet, as the bus server counts them. */
 export async function unacked(server: BusServer, subject: string): Promise<number> {
   if (server.kind === 'jetstream') return unackedOnJetStream(server, subject);
+  if (server.kind === 'kafka') return unackedOnKafka(server, subject);
   const { subscriptions = [] } = await channelInfo(server as NatsServer, subject);
   return subscriptions.reduce((n, s) => n + s.pending_count, 0);
 }
@@ -30,6 +32,7 @@ export async function unacked(server: BusServer, subject: string): Promise<numbe
  */
 export async function storedMessages(server: BusServer, channel: string): Promise<unknown[]> {
   if (server.kind === 'jetstream') return storedOnJetStream(server, channel);
+  if (server.kind === 'kafka') return storedOnKafka(server, channel);
   return storedOnStan(server as NatsServer, channel);
 }
 
