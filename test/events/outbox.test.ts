@@ -38,7 +38,7 @@ const created = async (orderId: string) =>
   ((await storedMessages(nats, 'payment:created')) as { orderId: string }[]).filter((e) => e.orderId === orderId);
 
 describe('the outbox', () => {
-  test('with NATS Streaming stopped, payments succeed and their events go out once it is back', async () => {
+  test('with the bus stopped, payments succeed and their events go out once it is back', async () => {
     let peer: BusClient = await busClient(nats);
     const user = newUser();
     const order = await createOrder(peer, service, { userId: user.id });

@@ -40,14 +40,16 @@ describe('the service process', () => {
   });
 
   test('retries an unreachable bus the same way', async () => {
+    const nowhere = await freePort();
     const env = testEnv(nats, uniqueName('boot'), {
-      NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+      NATS_URL: `nats://127.0.0.1:${nowhere}`,
+      KAFKA_BROKERS: `127.0.0.1:${nowhere}`,
       BOOT_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'warn',
     });
     const proc = await spawnService(env);
     expect((await proc.exited).code).toBe(1);
-    expect(proc.output()).toMatch(/NATS (Streaming|JetStream) not reachable yet/);
+    expect(proc.output()).toMatch(/(NATS Streaming|NATS JetStream|Kafka) not reachable yet/);
   });
 
   test('on SIGTERM finishes the payment in flight, publishes its event, closes NATS and MongoDB, and exits 0', async () => {

@@ -272,7 +272,9 @@ export async function startKafka(): Promise<BusServer> {
     ...args,
   ];
   const clusterId = randomBytes(16).toString('base64url');
-  execFileSync('java', java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props]), { stdio: 'ignore' });
+  execFileSync('java', java('kafka.tools.StorageTool', ['format', `--cluster-id=${clusterId}`, '--config', props]), {
+    stdio: 'ignore',
+  });
   const args = java('kafka.Kafka', [props]);
   let child: ChildProcess | null = await run('kafka', 'java', args, port);
   const url = `127.0.0.1:${port}`;
