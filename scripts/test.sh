@@ -2,7 +2,7 @@
 # The test command: provisions the real servers (cached after the first run),
 # then runs every test against them on NATS Streaming (or the bus TEST_BUS names).
 # With CI=true or TEST_ALL=1 it then runs the files that talk to the bus again on
-# JetStream. Extra arguments go to jest.
+# JetStream and on Kafka. Extra arguments go to jest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/provision.sh >/dev/null
@@ -29,5 +29,6 @@ run() {
 run "${TEST_BUS:-stan}" "$@"
 if [[ "${CI:-}" == true || -n "${TEST_ALL:-}" ]]; then
   run jetstream "${BUS_FILES[@]}" "$@"
+  run kafka "${BUS_FILES[@]}" "$@"
 fi
 exit "$status"
