@@ -15,8 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { retry } from '../retry';
-import type { Bus, MessageHandler } from './bus';
-import { BusUnavailableError } from './stan-bus';
+import { BusUnavailableError, type Bus, type MessageHandler } from './bus';
 import { Subjects, type Subject } from './subjects';
 
 type NatsConfig = Config['nats'];
@@ -172,14 +171,16 @@ export async function connectJetStreamBus(
   async function keepConsuming(subject: Subject, handler: MessageHandler) {
     let wait = 250;
     while (!closing) {
+      const started = Date.now();
       try {
         await consume(subject, handler);
       } catch (err) {
         if (closing) return;
         log.warn({ err, subject, wait }, 'JetStream consumer not available, retrying');
       }
+      // A consumer that ran a while failed afresh: start the backoff over.
+      wait = Date.now() - started > 30_000 ? 250 : Math.min(wait * 2, 5000);
       await sleep(wait);
-      wait = Math.min(wait * 2, 5000);
     }
   }
 

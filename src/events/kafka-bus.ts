@@ -12,8 +12,7 @@ import {
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { retry } from '../retry';
-import type { Bus, InboundMessage, MessageHandler, Verdict } from './bus';
-import { BusUnavailableError } from './stan-bus';
+import { BusUnavailableError, type Bus, type InboundMessage, type MessageHandler, type Verdict } from './bus';
 import { Subjects, type Subject } from './subjects';
 
 type KafkaConfig = Config['kafka'];

@@ -3,14 +3,10 @@ import nats, { type Message, type Stan } from 'node-nats-streaming';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { retry } from '../retry';
-import type { Bus, MessageHandler } from './bus';
+import { BusUnavailableError, type Bus, type MessageHandler } from './bus';
 import type { Subject } from './subjects';
 
 type NatsConfig = Config['nats'];
-
-export class BusUnavailableError extends Error {
-  override name = 'BusUnavailableError';
-}
 
 function connectOnce(cfg: NatsConfig): Promise<Stan> {
   return new Promise((resolve, reject) => {
