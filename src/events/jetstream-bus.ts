@@ -24,6 +24,7 @@ type JetStreamConfig = Config['jetstream'];
 // JetStream's error codes.
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
+const CONSUMER_EXISTS = 10148;
 
 /** Stream and consumer names may not hold dots (payment.createInitial has one), spaces or wildcards. */
 export const consumerName = (queueGroup: string, subject: string) =>
@@ -145,15 +146,25 @@ export async function connectJetStreamBus(
 
   async function consume(subject: Subject, handler: MessageHandler) {
     const name = consumerName(cfg.queueGroup, subject);
-    await jsm.consumers.add(jsCfg.stream, {
-      durable_name: name,
-      filter_subject: subject,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+    // What a deployment may change; the rest (subject, ack policy, start) is fixed at creation.
+    const settings = {
       ack_wait: nanos(cfg.ackWaitMs),
       max_deliver: jsCfg.maxDeliver,
-      ...(jsCfg.backoffMs.length > 0 && { backoff: jsCfg.backoffMs.map(nanos) }),
-    });
+      backoff: jsCfg.backoffMs.map(nanos),
+    };
+    await jsm.consumers
+      .add(jsCfg.stream, {
+        durable_name: name,
+        filter_subject: subject,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ...settings,
+      })
+      .catch(async (err: unknown) => {
+        // It exists with other settings (an earlier deployment's): it keeps its place, takes ours.
+        if (!(err instanceof JetStreamApiError && err.code === CONSUMER_EXISTS)) throw err;
+        await jsm.consumers.update(jsCfg.stream, name, settings);
+      });
     const consumer = await js.consumers.get(jsCfg.stream, name);
     const messages = await consumer.consume({ max_messages: 100 });
     consuming.add(messages);

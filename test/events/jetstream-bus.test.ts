@@ -1,3 +1,5 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import type { Bus, InboundMessage, Verdict } from '../../src/events/bus';
 import { connectJetStreamBus } from '../../src/events/jetstream-bus';
 import { createLogger } from '../../src/log';
@@ -11,10 +13,16 @@ const describeJetStream = testBus() === 'jetstream' ? describe : describe.skip;
 let server: JetStreamServer;
 const buses: Bus[] = [];
 
-async function open(queueGroup = 'payments-service'): Promise<Bus> {
+async function open(settings: { ackWaitMs?: number; maxDeliver?: number } = {}): Promise<Bus> {
   const bus = await connectJetStreamBus(
-    { url: server.url, clusterId: '', clientId: uniqueName('js'), queueGroup, ackWaitMs: 1000 },
-    { stream: 'ticketing', manageStream: true, maxDeliver: 10, backoffMs: [] },
+    {
+      url: server.url,
+      clusterId: '',
+      clientId: uniqueName('js'),
+      queueGroup: 'payments-service',
+      ackWaitMs: settings.ackWaitMs ?? 1000,
+    },
+    { stream: 'ticketing', manageStream: true, maxDeliver: settings.maxDeliver ?? 10, backoffMs: [] },
     createLogger({ level: 'silent' }),
     10_000,
   );
@@ -79,6 +87,24 @@ describeJetStream('the JetStream bus', () => {
     const seen = record(bus, 'payment.createInitial', () => ({ kind: 'ack' }));
     await bus.publish({ subject: 'payment.createInitial', id: uniqueName('evt'), key: 's1', data: { subId: 's1' } });
     await eventually(async () => seen.length === 1);
+  });
+
+  test('a consumer an earlier deployment made with other settings takes the new ones and keeps its place', async () => {
+    const before = await open();
+    const first = record(before, 'payment:failed', () => ({ kind: 'ack' }));
+    await before.publish({ subject: 'payment:failed', id: uniqueName('evt'), key: 'f', data: { n: 1 } });
+    await eventually(async () => first.length === 1);
+    await before.close();
+
+    const after = await open({ ackWaitMs: 7000, maxDeliver: 42 });
+    const second = record(after, 'payment:failed', () => ({ kind: 'ack' }));
+    await after.publish({ subject: 'payment:failed', id: uniqueName('evt'), key: 'f', data: { n: 2 } });
+    await eventually(async () => second.length === 1);
+    expect(second[0]?.data).toBe('{"n":2}');
+    const nc = await connect({ servers: server.url });
+    const info = await (await jetstreamManager(nc)).consumers.info('ticketing', 'payments-service_payment:failed');
+    await nc.close();
+    expect(info.config).toMatchObject({ ack_wait: 7000 * 1_000_000, max_deliver: 42 });
   });
 
   test('survives a server restart: publishes fail fast while it is away, then both directions work again', async () => {
