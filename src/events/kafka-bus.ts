@@ -69,7 +69,7 @@ const toPino =
  */
 export async function connectKafkaBus(
   cfg: ConsumerConfig,
-  kcfg: Omit<KafkaConfig, 'brokers'> & { brokers: string[] },
+  kcfg: KafkaConfig,
   log: Logger,
   bootTimeoutMs: number,
 ): Promise<Bus> {
@@ -170,7 +170,14 @@ export async function connectKafkaBus(
       };
     }
     const handler = handlers.get(msg.subject);
-    if (!handler) return log.warn({ subject: msg.subject }, 'a retry of a subject nothing listens to; dropped');
+    if (!handler) {
+      // A retry of a subject this replica does not read (a rolling update adding one): left for one that does.
+      log.warn({ subject: msg.subject }, 'a retry of a subject this replica does not read; queued again');
+      return send(kcfg.retryTopic, message.key, message.value, {
+        ...message.headers,
+        [H.due]: String(Date.now() + cfg.ackWaitMs),
+      });
+    }
     const verdict: Verdict = await handler(msg).catch((err: unknown) => {
       log.error({ err, subject: msg.subject }, 'message handler failed; will retry');
       return { kind: 'retry', afterMs: cfg.ackWaitMs };
