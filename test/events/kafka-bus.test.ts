@@ -17,7 +17,7 @@ type Decide = (m: Seen) => Verdict;
 
 // One consumer, as the service has, subscribed to every subject a test uses: members of a group
 // with other subscriptions would be handed retry copies of subjects they do not read.
-const SUBJECTS: Subject[] = ['order:created', 'order:cancelled', 'payment:requested'];
+const SUBJECTS: Subject[] = ['order:created', 'order:cancelled', 'payment:requested', 'payment:created'];
 const seen = new Map<Subject, Seen[]>(SUBJECTS.map((s) => [s, []]));
 const decide = new Map<Subject, Decide>();
 
@@ -93,4 +93,25 @@ describeKafka('the Kafka bus', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(seen).toHaveLength(1);
   }, 60_000);
+
+  test('survives a broker restart: publishes fail while it is away, then both directions work again', async () => {
+    const seen = record('payment:created', () => ({ kind: 'ack' }));
+    await server.stop();
+    await eventually(async () => !bus.isConnected(), 15_000);
+    await expect(
+      bus.publish({ subject: 'payment:created', id: uniqueName('evt'), key: 'p', data: { n: 1 } }),
+    ).rejects.toThrow(/Kafka did not take the message/);
+
+    await server.start();
+    await eventually(async () => bus.isConnected(), 30_000);
+    await eventually(
+      () =>
+        bus
+          .publish({ subject: 'payment:created', id: uniqueName('evt'), key: 'p', data: { n: 2 } })
+          .then(() => true)
+          .catch(() => false),
+      30_000,
+    );
+    await eventually(async () => seen.some((m) => m.n === 2), 30_000);
+  }, 90_000);
 });
