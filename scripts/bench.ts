@@ -15,8 +15,12 @@ import { spawnService, type ServiceProcess } from '../test/support/process';
 import {
   freePort,
   startFerretDb,
+  startJetStream,
+  startKafka,
   startNatsStreaming,
   startStripeMock,
+  type BusKind,
+  type BusServer,
   type FerretStore,
 } from '../test/support/servers';
 import { explainFailure, failureCollector } from './bench/failures';
@@ -26,6 +30,7 @@ import { summarize } from './bench/profile';
 import { formatReport, type Level, type Measured, type Report, type Run } from './bench/report';
 
 const USAGE = `Usage: npm run bench -- [options]
+  --bus NAME          the transport: stan (NATS Streaming, file store), jetstream or kafka (default stan)
   --stores LIST       FerretDB storage to run on: sqlite, postgresql or both (default sqlite,postgresql)
   --stored LIST       payments (and orders) already stored before measuring (default 0,20000)
   --requests N        payments per concurrency level, for the service and for the floor (default 1000)
@@ -42,6 +47,7 @@ const USAGE = `Usage: npm run bench -- [options]
 function readFlags() {
   const { values } = parseArgs({
     options: {
+      bus: { type: 'string', default: 'stan' },
       stores: { type: 'string', default: 'sqlite,postgresql' },
       stored: { type: 'string', default: '0,20000' },
       requests: { type: 'string', default: '1000' },
@@ -71,7 +77,10 @@ function readFlags() {
   for (const s of stores) {
     if (s !== 'sqlite' && s !== 'postgresql') throw new Error(`--stores takes sqlite and postgresql\n${USAGE}`);
   }
+  if (!['stan', 'jetstream', 'kafka'].includes(values.bus))
+    throw new Error(`--bus takes stan, jetstream or kafka\n${USAGE}`);
   return {
+    bus: values.bus as BusKind,
     stores: stores as FerretStore[],
     stored: list('stored', values.stored, 0),
     requests: count('requests', values.requests, 1),
@@ -263,11 +272,18 @@ async function preload(conn: mongoose.Connection, benchUserId: string, count: nu
   }
 }
 
+/** Every transport with files, as production runs it. */
+function startBus(kind: BusKind): Promise<BusServer> {
+  if (kind === 'jetstream') return startJetStream();
+  if (kind === 'kafka') return startKafka();
+  return startNatsStreaming({ fileStore: true });
+}
+
 async function runOnce(flags: Flags, store: FerretStore, stored: number): Promise<Run> {
   const label = `${store}, ${stored} stored`;
   const [ferret, nats, stripe] = await Promise.all([
     startFerretDb({ store, stock: flags.stock }).then((s) => later(s, (x) => x.stop())),
-    startNatsStreaming({ fileStore: true }).then((s) => later(s, (x) => x.stop())),
+    startBus(flags.bus).then((s) => later(s, (x) => x.stop())),
     startStripeMock().then((s) => later(s, (x) => x.stop())),
   ]);
   const mongoUri = `${ferret.url}/payments`;
@@ -280,8 +296,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
       PORT: String(await freePort()),
       JWT_KEY: jwtKey,
       MONGO_URI: mongoUri,
-      NATS_URL: nats.url,
-      NATS_CLUSTER_ID: nats.clusterId,
+      ...nats.env,
       NATS_CLIENT_ID: 'payments-bench',
       PAYMENT_PROVIDER: 'stripe',
       STRIPE_KEY: 'sk_test_bench',
@@ -304,7 +319,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
   await service.ready();
   const conn = later(await mongoose.createConnection(mongoUri).asPromise(), (c) => c.close());
   const bus = later(await busClient(nats), (b) => b.close());
-  const floor = later(await startFloor({ mongoUri, nats, stripeUrl: stripe.url }), (f) => f.close());
+  const floor = later(await startFloor({ mongoUri, bus: nats, stripeUrl: stripe.url }), (f) => f.close());
   const user = { id: newId(), email: 'bench@example.test' };
   const token = jwt.sign(user, jwtKey, { algorithm: 'HS256', expiresIn: '2h' });
   const adminToken = jwt.sign({ id: newId(), email: 'admin@example.test', role: 'admin' }, jwtKey, {
@@ -449,6 +464,7 @@ async function main(): Promise<void> {
         loadAverage: loadavg(),
       },
       ferretdb: flags.stock ? 'v1.24.2 (stock)' : 'v1.24.2 with the _id index fix',
+      bus: flags.bus,
       requests: flags.requests,
       runs: [],
     };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) and caches the real servers the tests and the demo run against:
-# NATS Streaming, FerretDB (MongoDB wire protocol), stripe-mock and localstripe.
+# NATS Streaming, NATS with JetStream, Kafka, FerretDB (MongoDB wire protocol), stripe-mock and localstripe.
 # Later runs find them in the cache and return at once.
 set -euo pipefail
 
@@ -18,9 +18,11 @@ STARTED=$SECONDS
 elapsed() { printf '%dm%02ds' $(((SECONDS - STARTED) / 60)) $(((SECONDS - STARTED) % 60)); }
 
 NATS_STREAMING_VERSION=v0.25.6
+NATS_SERVER_VERSION=v2.15.2
 STRIPE_MOCK_VERSION=v0.197.0
 FERRETDB_VERSION=v1.24.2
 LOCALSTRIPE_VERSION=1.15.10
+KAFKA_VERSION=4.4.0
 
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "provision: '$1' is required ($2)" >&2; exit 1; }
@@ -79,12 +81,30 @@ localstripe() {
   built localstripe
 }
 
-# The first run downloads and builds all four at once; a failure of any fails the whole.
+# Kafka's broker is jars on Maven Central: Maven copies kafka_2.13 and its dependencies
+# (tools/kafka/pom.xml) into the cache; the tests run it with the machine's Java 17.
+kafka() {
+  if [[ -d "$CACHE/kafka/libs" && "$(cat "$CACHE/kafka.version" 2>/dev/null)" == "$KAFKA_VERSION" ]]; then return; fi
+  # Only the Kafka runs need it: a machine without Java still runs everything else.
+  if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+    echo "provision: no Maven or Java: Kafka is not provisioned (TEST_BUS=kafka needs both)" >&2
+    return
+  fi
+  echo "provision: fetching kafka $KAFKA_VERSION (first run only)" >&2
+  rm -rf "$CACHE/kafka"
+  mvn -B -q -f "$ROOT/tools/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$CACHE/kafka/libs"
+  echo "$KAFKA_VERSION" >"$CACHE/kafka.version"
+}
+
+# The first run downloads and builds all of them at once; a failure of any fails the whole.
 pids=()
 go_tool nats-streaming-server github.com/nats-io/nats-streaming-server "$NATS_STREAMING_VERSION" & pids+=($!)
 go_tool stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION" & pids+=($!)
+go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION" & pids+=($!)
 ferretdb & pids+=($!)
 localstripe & pids+=($!)
+kafka & pids+=($!)
 # Go prints nothing while it compiles: say every 15 s what is still building.
 said=$SECONDS
 for (( ; ; )); do

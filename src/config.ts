@@ -24,6 +24,8 @@ const toMs = (v: string) => {
   const [, n, unit] = DURATION.exec(v) ?? [];
   return Number(n) * (UNIT_MS[unit ?? 'ms'] ?? Number.NaN);
 };
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const TOPIC_PAIR = /^[^=\s]+\s*=\s*[A-Za-z0-9._-]{1,249}$/;
 // Standard Webhooks secrets are whsec_ and the key's bytes in base64.
 const isSecret = (v: string) => !v.startsWith('whsec_') || /^[A-Za-z0-9+/]+={0,2}$/.test(v.slice('whsec_'.length));
 
@@ -35,13 +37,48 @@ const schema = z.object({
   ADMIN_USER_IDS: z.string().default(''),
   MONGO_URI: optionalText,
   MONGO_URL: optionalText,
-  NATS_URL: z.string().url(),
-  NATS_CLUSTER_ID: z.string().min(1),
+  BUS: z.enum(['stan', 'jetstream', 'kafka']).default('stan'),
+  // Required by the transport that uses them: see crossKeyIssues.
+  NATS_URL: optionalText.pipe(z.string().url().optional()),
+  NATS_CLUSTER_ID: optionalText,
   NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
   // Not the course payments service's `payments-service`: beside it, one group would split the
   // order events between the two, and taking over its group skips every order it has already seen.
   QUEUE_GROUP_NAME: z.string().min(1).default('ticketing-payments'),
   NATS_ACK_WAIT_MS: int(5000),
+  // Stream and consumer names may not contain dots.
+  JETSTREAM_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]+$/, 'letters, digits, _, - and : only')
+    .default('ticketing'),
+  JETSTREAM_MANAGE_STREAM: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  // Unset: one more than EVENT_MAX_DELIVERIES, a cap for a message whose handler never answers.
+  JETSTREAM_MAX_DELIVER: z.coerce.number().int().positive().optional(),
+  JETSTREAM_BACKOFF: z
+    .string()
+    .default('')
+    .refine((v) => list(v).every((d) => DURATION.test(d)), 'comma-separated durations such as 1s,10s,1m')
+    .transform((v) => list(v).map(toMs)),
+  KAFKA_BROKERS: z
+    .string()
+    .default('')
+    .refine((v) => list(v).every((b) => /^[^\s:/]+:\d+$/.test(b)), 'comma-separated host:port')
+    .transform(list),
+  // Kafka topic names cannot hold ':'; unlisted subjects get theirs with '.' for ':'.
+  KAFKA_TOPICS: z
+    .string()
+    .default('')
+    .refine((v) => list(v).every((pair) => TOPIC_PAIR.test(pair)), 'comma-separated subject=topic pairs')
+    .transform((v) => Object.fromEntries(list(v).map((pair) => pair.split('=').map((p) => p.trim())))),
+  KAFKA_RETRY_TOPIC: z.string().regex(TOPIC, 'letters, digits, ., _ and - only').optional(),
+  KAFKA_MANAGE_TOPICS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  KAFKA_PARTITIONS: int(3),
   PAYMENT_PROVIDER: z.enum(['stripe', 'simulator']).default('stripe'),
   STRIPE_KEY: optionalText,
   STRIPE_API_BASE: optionalText.pipe(z.string().url().optional()),
@@ -84,13 +121,29 @@ type Env = Record<string, string | undefined>;
 
 // Rules across keys, checked on the raw environment so that they are reported
 // together with the per-key errors rather than only once those are fixed.
+function busIssues(env: Env): string[] {
+  const issues: string[] = [];
+  const set = (k: string) => Boolean(env[k]?.trim());
+  const bus = env.BUS ?? 'stan';
+  if (bus !== 'kafka' && !set('NATS_URL')) issues.push(`NATS_URL: is required with BUS=${bus}`);
+  if (bus === 'kafka' && !set('KAFKA_BROKERS')) issues.push('KAFKA_BROKERS: is required with BUS=kafka');
+  if (bus === 'stan' && !set('NATS_CLUSTER_ID')) issues.push('NATS_CLUSTER_ID: is required with BUS=stan');
+  // The server stops redelivering at its max_deliver without telling anyone: the listeners must park first.
+  const maxDeliveries = Number(env.EVENT_MAX_DELIVERIES ?? 20);
+  if (bus === 'jetstream' && set('JETSTREAM_MAX_DELIVER') && Number(env.JETSTREAM_MAX_DELIVER) <= maxDeliveries) {
+    issues.push('JETSTREAM_MAX_DELIVER: must be more than EVENT_MAX_DELIVERIES');
+  }
+  if ((env.PAYMENT_PROVIDER ?? 'stripe') === 'stripe' && !set('STRIPE_KEY')) {
+    issues.push('STRIPE_KEY: is required with PAYMENT_PROVIDER=stripe');
+  }
+  return issues;
+}
+
 function crossKeyIssues(env: Env): string[] {
   const issues: string[] = [];
   const set = (k: string) => Boolean(env[k]?.trim());
   if (!set('MONGO_URI') && !set('MONGO_URL')) issues.push('MONGO_URI: is required (or MONGO_URL)');
-  if ((env.PAYMENT_PROVIDER ?? 'stripe') === 'stripe' && !set('STRIPE_KEY')) {
-    issues.push('STRIPE_KEY: is required with PAYMENT_PROVIDER=stripe');
-  }
+  issues.push(...busIssues(env));
   // A reconciler that re-charged while the first attempt could still be in flight would race it.
   const after = Number(env.PAYMENTS_RECONCILE_AFTER_MS ?? 30000);
   const timeout = Number(env.PROVIDER_TIMEOUT_MS ?? 10000);
@@ -107,6 +160,67 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+// What a transport needs, also for the tools that publish (src/tools/dead-letters.ts).
+const BUS_KEYS = [
+  'BUS',
+  'NATS_URL',
+  'NATS_CLUSTER_ID',
+  'NATS_CLIENT_ID',
+  'QUEUE_GROUP_NAME',
+  'NATS_ACK_WAIT_MS',
+  'JETSTREAM_STREAM',
+  'JETSTREAM_MANAGE_STREAM',
+  'JETSTREAM_MAX_DELIVER',
+  'JETSTREAM_BACKOFF',
+  'KAFKA_BROKERS',
+  'KAFKA_TOPICS',
+  'KAFKA_RETRY_TOPIC',
+  'KAFKA_MANAGE_TOPICS',
+  'KAFKA_PARTITIONS',
+  'EVENT_MAX_DELIVERIES',
+] as const;
+const busSchema = schema.pick(
+  Object.fromEntries(BUS_KEYS.map((k) => [k, true])) as { [K in (typeof BUS_KEYS)[number]]: true },
+);
+
+function toBus(env: z.infer<typeof busSchema>) {
+  return {
+    bus: env.BUS,
+    nats: {
+      url: env.NATS_URL as string,
+      clusterId: env.NATS_CLUSTER_ID ?? '',
+      clientId: env.NATS_CLIENT_ID,
+      queueGroup: env.QUEUE_GROUP_NAME,
+      ackWaitMs: env.NATS_ACK_WAIT_MS,
+    },
+    jetstream: {
+      stream: env.JETSTREAM_STREAM,
+      manageStream: env.JETSTREAM_MANAGE_STREAM,
+      maxDeliver: env.JETSTREAM_MAX_DELIVER ?? env.EVENT_MAX_DELIVERIES + 1,
+      backoffMs: env.JETSTREAM_BACKOFF,
+    },
+    kafka: {
+      brokers: env.KAFKA_BROKERS,
+      topics: env.KAFKA_TOPICS as Record<string, string>,
+      retryTopic: env.KAFKA_RETRY_TOPIC ?? `${env.QUEUE_GROUP_NAME.replace(/[^A-Za-z0-9._-]/g, '_')}.retry`,
+      manageTopics: env.KAFKA_MANAGE_TOPICS,
+      partitions: env.KAFKA_PARTITIONS,
+    },
+  };
+}
+
+export type BusSettings = ReturnType<typeof toBus>;
+
+/** The bus settings alone, with what is wrong with them (for a tool, which has no other service setting). */
+export function readBusSettings(env: Env): { settings?: BusSettings; issues: string[] } {
+  const parsed = busSchema.safeParse(env);
+  const issues = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
+    ...busIssues(env),
+  ];
+  return parsed.success && issues.length === 0 ? { settings: toBus(parsed.data), issues } : { issues };
+}
+
 function toConfig(env: z.infer<typeof schema>) {
   return {
     env: env.NODE_ENV,
@@ -119,13 +233,7 @@ function toConfig(env: z.infer<typeof schema>) {
         .filter(Boolean),
     ),
     mongoUri: (env.MONGO_URI ?? env.MONGO_URL) as string,
-    nats: {
-      url: env.NATS_URL,
-      clusterId: env.NATS_CLUSTER_ID,
-      clientId: env.NATS_CLIENT_ID,
-      queueGroup: env.QUEUE_GROUP_NAME,
-      ackWaitMs: env.NATS_ACK_WAIT_MS,
-    },
+    ...toBus(env),
     provider: {
       kind: env.PAYMENT_PROVIDER,
       stripeKey: env.STRIPE_KEY,

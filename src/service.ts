@@ -24,7 +24,7 @@ import { createReconcile } from './domain/reconcile';
 import { createSettle } from './domain/settle';
 import { registerListeners } from './events/listeners';
 import { messagesFor } from './events/publications';
-import { connectBus } from './events/stan-bus';
+import { connectBus } from './events/connect-bus';
 import type { Subject } from './events/subjects';
 import { createLogger, type Logger } from './log';
 import { createMetrics, registerStateGauges } from './metrics';
@@ -55,7 +55,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   const metrics = createMetrics();
 
   const db = await connectDb(config.mongoUri, log, config.bootTimeoutMs);
-  const bus = await connectBus(config.nats, log, config.bootTimeoutMs).catch(async (err: unknown) => {
+  const bus = await connectBus(config, log, config.bootTimeoutMs).catch(async (err: unknown) => {
     await db.close();
     throw err;
   });

@@ -1,6 +1,7 @@
-import nats from 'node-nats-streaming';
 import mongoose from 'mongoose';
 import Stripe from 'stripe';
+import type { BusServer } from '../../test/support/servers';
+import { connectFloorBus } from './floor-bus';
 
 /**
  * The bare sequence of the stack, with the same drivers on the same servers:
@@ -15,11 +16,7 @@ export interface Floor {
   close(): Promise<void>;
 }
 
-export async function startFloor(opts: {
-  mongoUri: string;
-  nats: { url: string; clusterId: string };
-  stripeUrl: string;
-}): Promise<Floor> {
+export async function startFloor(opts: { mongoUri: string; bus: BusServer; stripeUrl: string }): Promise<Floor> {
   const conn = await mongoose.createConnection(opts.mongoUri).asPromise();
   const db = conn.getClient().db(conn.name);
   const orders = db.collection('orders');
@@ -27,13 +24,7 @@ export async function startFloor(opts: {
   const replicas = db.collection('floor_orders');
   const url = new URL(opts.stripeUrl);
   const stripe = new Stripe('sk_test_floor', { host: url.hostname, port: Number(url.port), protocol: 'http' });
-  const stan = await new Promise<nats.Stan>((resolve, reject) => {
-    const c = nats.connect(opts.nats.clusterId, `floor-${process.pid}`, { url: opts.nats.url, reconnect: false });
-    c.once('connect', () => resolve(c));
-    c.once('error', reject);
-  });
-  const publish = (subject: string, data: string) =>
-    new Promise<void>((resolve, reject) => stan.publish(subject, data, (err) => (err ? reject(err) : resolve())));
+  const bus = await connectFloorBus(opts.bus);
 
   return {
     async pay(orderId) {
@@ -45,32 +36,23 @@ export async function startFloor(opts: {
         { idempotencyKey: `floor-${paymentId.toHexString()}` },
       );
       await payments.insertOne({ _id: paymentId, orderId: order._id, amount: order.amount, stripeId: charge.id });
-      await publish('floor:payment:created', JSON.stringify({ id: paymentId, orderId, stripeId: charge.id }));
+      await bus.publish('floor:payment:created', JSON.stringify({ id: paymentId, orderId, stripeId: charge.id }));
     },
     replicate(subject, count) {
       return new Promise((resolve, reject) => {
         let stored = 0;
-        const opts = stan.subscriptionOptions().setManualAckMode(true).setDeliverAllAvailable().setMaxInFlight(1024);
-        const sub = stan.subscribe(subject, opts);
-        sub.on('message', (m: nats.Message) => {
-          const e = JSON.parse(m.getData() as string) as { id: string; version: number; userId: string };
-          replicas
+        bus.consume(subject, async (data) => {
+          const e = JSON.parse(data) as { id: string; version: number; userId: string };
+          await replicas
             .insertOne({ _id: new mongoose.Types.ObjectId(e.id), version: e.version, userId: e.userId })
             .then(() => {
-              m.ack();
-              if (++stored === count) {
-                sub.unsubscribe();
-                resolve();
-              }
+              if (++stored === count) resolve();
             }, reject);
         });
       });
     },
     async close() {
-      await new Promise<void>((resolve) => {
-        stan.once('close', () => resolve());
-        stan.close();
-      });
+      await bus.close();
       await conn.close();
     },
   };

@@ -31,9 +31,16 @@ export interface Run {
 export interface Report {
   machine: { cpu: string; cores: number; memoryGiB: number; node: string; loadAverage: number[] };
   ferretdb: string;
+  bus: 'stan' | 'jetstream' | 'kafka';
   requests: number;
   runs: Run[];
 }
+
+const BUS_SERVERS = {
+  stan: 'nats-streaming-server 0.25.6 (file store)',
+  jetstream: 'nats-server 2.15.2 (JetStream, file store)',
+  kafka: 'Kafka 4.4.0 (KRaft, one node)',
+};
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
@@ -109,7 +116,7 @@ export function formatReport(r: Report): string {
   const out = [
     `Machine: ${m.cpu}, ${m.cores} cores, ${fixed(m.memoryGiB)} GiB, Node ${m.node}, ` +
       `load average at start ${m.loadAverage.map((l) => fixed(l, 2)).join(' ')}`,
-    `Servers on the same cores: FerretDB ${r.ferretdb}, nats-streaming-server 0.25.6 (file store), stripe-mock 0.197.0; ` +
+    `Servers on the same cores: FerretDB ${r.ferretdb}, ${BUS_SERVERS[r.bus]}, stripe-mock 0.197.0; ` +
       `the service as its own process (NODE_ENV=production), load from autocannon; ${r.requests} payments per level.`,
     'The floor: the same drivers doing the bare sequence (read the order by _id, charge stripe-mock, insert a payment, ' +
       'publish payment:created and await its ack), in the bench process.',

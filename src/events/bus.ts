@@ -29,7 +29,12 @@ export interface OutboundMessage {
   data: unknown;
 }
 
-/** The event bus port: NATS Streaming today (events/stan-bus.ts). */
+/** A publish that no server took: the outbox keeps the message and tries again. */
+export class BusUnavailableError extends Error {
+  override name = 'BusUnavailableError';
+}
+
+/** The event bus port: NATS Streaming, JetStream or Kafka (events/connect-bus.ts picks one). */
 export interface Bus {
   /** Resolves only once the server has stored the message. */
   publish(message: OutboundMessage): Promise<void>;

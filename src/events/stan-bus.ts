@@ -3,7 +3,7 @@ import nats, { type Message, type Stan } from 'node-nats-streaming';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { retry } from '../retry';
-import type { Bus, MessageHandler } from './bus';
+import { BusUnavailableError, type Bus, type MessageHandler } from './bus';
 import type { Subject } from './subjects';
 
 type NatsConfig = Config['nats'];
@@ -16,10 +16,6 @@ type NatsConfig = Config['nats'];
  * replay took about 40 s on a busy 2-core machine, in 140 MB with the heap capped at 96 MB.
  */
 export const MAX_IN_FLIGHT = 256;
-
-export class BusUnavailableError extends Error {
-  override name = 'BusUnavailableError';
-}
 
 function connectOnce(cfg: NatsConfig): Promise<Stan> {
   return new Promise((resolve, reject) => {

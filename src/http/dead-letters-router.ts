@@ -4,7 +4,7 @@ import type { DeadLetterStore } from '../db/dead-letters';
 import { InvalidInputError } from '../domain/errors';
 import type { Bus } from '../events/bus';
 import { replayDeadLetter } from '../events/replay';
-import { BusUnavailableError } from '../events/stan-bus';
+import { BusUnavailableError } from '../events/bus';
 import { requireAdmin } from './auth';
 import { RequestError } from './errors';
 import { presentDeadLetter, presentList } from './present';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connectDb } from '../db/connect';
 import { createDeadLetterStore, type DeadLetter } from '../db/dead-letters';
-import { connectBus } from '../events/stan-bus';
+import { connectBus } from '../events/connect-bus';
 import { replayDeadLetter } from '../events/replay';
 import { createLogger } from '../log';
 import { runTool, UsageError } from './cli';
@@ -11,7 +11,7 @@ const USAGE = `usage: node dist/tools/dead-letters.js list [--json]
        node dist/tools/dead-letters.js replay ID [ID...]
   list    the messages the service parked, oldest first (reads MONGO_URI or MONGO_URL)
   replay  publishes each message again on its subject, as it arrived, then removes it from
-          the list (also reads NATS_URL, NATS_CLUSTER_ID and NATS_CLIENT_ID); if the service
+          the list (also reads the service's bus settings: BUS, NATS_* or KAFKA_*); if the service
           still cannot process it, it is parked again under a new id`;
 
 function describe(d: DeadLetter): string {
@@ -34,10 +34,10 @@ async function main(): Promise<void> {
       process.stdout.write(values.json ? `${JSON.stringify(all)}\n` : `${all.map(describe).join('\n')}\n`);
       return;
     }
-    const nats = config.nats as NonNullable<typeof config.nats>;
-    // A client id of its own, so that it never takes over the service's connection.
+    const settings = config.bus as NonNullable<typeof config.bus>;
+    // A client id of its own, so that it never takes over the service's connection; it subscribes to nothing.
     const bus = await connectBus(
-      { ...nats, clientId: `${nats.clientId}-replay`, queueGroup: '', ackWaitMs: 30_000 },
+      { ...settings, nats: { ...settings.nats, clientId: `${settings.nats.clientId}-replay` } },
       log,
       10_000,
     );

@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { ConfigError, type Config } from '../config';
+import { ConfigError, readBusSettings, type BusSettings } from '../config';
 
 const optionalText = z
   .string()
@@ -18,29 +18,26 @@ const base = z.object({
   MONGO_URL: mongoUri,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
-const withNats = base.extend({
-  NATS_URL: z.url(),
-  NATS_CLUSTER_ID: z.string().min(1),
-  NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
-});
-
 export interface ToolConfig {
   mongoUri: string;
   logLevel: string;
-  nats?: Pick<Config['nats'], 'url' | 'clusterId' | 'clientId'>;
+  /** The bus to publish on, read as the service reads it. */
+  bus?: BusSettings;
 }
 
 /** The command-line tools' reader of the environment: every bad key is reported at once. */
 export function loadToolConfig(env: Record<string, string | undefined>, needs: { nats?: boolean } = {}): ToolConfig {
-  const parsed = (needs.nats ? withNats : base).safeParse(env);
+  const parsed = base.safeParse(env);
   const lines = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
   // Checked apart from the schema: a refinement would not run while another key is bad.
   if (!env.MONGO_URI?.trim() && !env.MONGO_URL?.trim()) lines.unshift('  MONGO_URI: is required (or MONGO_URL)');
+  const bus = needs.nats ? readBusSettings(env) : undefined;
+  lines.push(...(bus?.issues ?? []).map((l) => `  ${l}`));
   if (!parsed.success || lines.length > 0) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
-  const data = parsed.data as z.infer<typeof withNats>;
+  const data = parsed.data;
   return {
     mongoUri: (data.MONGO_URI ?? data.MONGO_URL) as string,
     logLevel: data.LOG_LEVEL,
-    ...(needs.nats && { nats: { url: data.NATS_URL, clusterId: data.NATS_CLUSTER_ID, clientId: data.NATS_CLIENT_ID } }),
+    ...(bus?.settings && { bus: bus.settings }),
   };
 }

@@ -15,7 +15,7 @@ import {
 } from '../support/harness';
 import { expectDocumented, loadDocument } from '../support/openapi';
 import { startReceiver, type Callback, type Receiver } from '../support/receiver';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startBusServer, type BusServer } from '../support/servers';
 
 // A test value in the Standard Webhooks form: whsec_ and base64 of the key's bytes.
 const SECRET = `whsec_${Buffer.from('callbacks-test-key-of-32-bytes!!').toString('base64')}`;
@@ -25,7 +25,7 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
 const clock = movableClock();
-let nats: NatsServer;
+let nats: BusServer;
 let service: Service;
 let peer: BusClient;
 let a: Receiver;
@@ -33,7 +33,7 @@ let b: Receiver;
 
 beforeAll(async () => {
   await loadDocument();
-  nats = await startNatsStreaming();
+  nats = await startBusServer();
   [a, b] = await Promise.all([startReceiver(), startReceiver()]);
   ({ service } = await startTestService({
     nats,

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { eventually, newId, sessionCookie, testEnv, useStack } from '../support/harness';
-import { channelInfo } from '../support/nats-monitor';
+import { unacked as unackedOn } from '../support/nats-monitor';
 import { runTool } from '../support/process';
 
 const stack = useStack({
@@ -26,11 +26,8 @@ async function consumed(subject: string, outcome: string): Promise<number> {
   return metric.values.find((v) => v.labels.subject === subject && v.labels.outcome === outcome)?.value ?? 0;
 }
 
-/** Asks the NATS Streaming server how many messages the service's subscription has not acked. */
-async function unacked(subject: string): Promise<number> {
-  const { subscriptions = [] } = await channelInfo(stack.nats, subject);
-  return subscriptions.reduce((n, s) => n + s.pending_count, 0);
-}
+/** Asks the bus server how many messages the service's subscription has not acked. */
+const unacked = (subject: string) => unackedOn(stack.nats, subject);
 
 const toolEnv = () => testEnv(stack.nats, stack.service.db.connection.name, { LOG_LEVEL: 'silent' });
 

@@ -15,15 +15,15 @@ import {
   type BusClient,
 } from '../support/harness';
 import { storedMessages } from '../support/nats-monitor';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startBusServer, type BusServer } from '../support/servers';
 import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
 
-let nats: NatsServer;
+let nats: BusServer;
 let stripe: StripeProxy;
 let service: Service;
 
 beforeAll(async () => {
-  nats = await startNatsStreaming({ fileStore: true });
+  nats = await startBusServer({ fileStore: true });
   stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
   ({ service } = await startTestService({ nats, db: uniqueName('outbox'), env: { STRIPE_API_BASE: stripe.url } }));
 });
@@ -38,7 +38,7 @@ const created = async (orderId: string) =>
   ((await storedMessages(nats, 'payment:created')) as { orderId: string }[]).filter((e) => e.orderId === orderId);
 
 describe('the outbox', () => {
-  test('with NATS Streaming stopped, payments succeed and their events go out once it is back', async () => {
+  test('with the bus stopped, payments succeed and their events go out once it is back', async () => {
     let peer: BusClient = await busClient(nats);
     const user = newUser();
     const order = await createOrder(peer, service, { userId: user.id });

@@ -1,20 +1,23 @@
 import { connectBus } from '../../src/events/stan-bus';
 import { createLogger } from '../../src/log';
 import { eventually, uniqueName } from '../support/harness';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startNatsStreaming, testBus, type NatsServer } from '../support/servers';
 import { storedMessages } from '../support/nats-monitor';
 
 let nats: NatsServer;
 
-beforeAll(async () => {
-  nats = await startNatsStreaming({ fileStore: true });
-});
+// node-nats-streaming's lost acks on close are that client's own trap: the other transports have their own tests.
+const describeStan = testBus() === 'stan' ? describe : describe.skip;
 
-afterAll(async () => {
-  await nats.stop();
-});
+describeStan('publishing to NATS Streaming (NATS Streaming only)', () => {
+  beforeAll(async () => {
+    nats = await startNatsStreaming({ fileStore: true });
+  });
 
-describe('publishing to NATS Streaming', () => {
+  afterAll(async () => {
+    await nats.stop();
+  });
+
   test('a publish resolves only once the server has stored the message, even when the server stops mid-burst', async () => {
     const bus = await connectBus(
       { url: nats.url, clusterId: nats.clusterId, clientId: uniqueName('acks'), queueGroup: 'q', ackWaitMs: 1000 },

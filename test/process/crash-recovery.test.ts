@@ -10,7 +10,7 @@ import {
   type BusClient,
 } from '../support/harness';
 import { spawnService } from '../support/process';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startBusServer, type BusServer } from '../support/servers';
 import { startStripeProxy, type StripeProxy } from '../support/stripe-proxy';
 import { readDb, type DbReader } from '../support/db-reader';
 import { storedMessages } from '../support/nats-monitor';
@@ -46,11 +46,11 @@ async function publishOrder(peer: BusClient, userId: string, stores: DbReader) {
 }
 
 describe('a service killed mid-payment', () => {
-  let nats: NatsServer;
+  let nats: BusServer;
   let peer: BusClient;
 
   beforeEach(async () => {
-    nats = await startNatsStreaming({ fileStore: true });
+    nats = await startBusServer({ fileStore: true });
     peer = await busClient(nats, ['payment:created']);
   });
 

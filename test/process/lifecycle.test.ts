@@ -1,14 +1,14 @@
 import request from 'supertest';
 import { busClient, eventually, newId, newUser, sessionCookie, testEnv, uniqueName } from '../support/harness';
-import { freePort, startNatsStreaming, type NatsServer } from '../support/servers';
+import { freePort, startBusServer, type BusServer } from '../support/servers';
 import { startStripeProxy } from '../support/stripe-proxy';
 import { readDb } from '../support/db-reader';
 import { spawnService } from '../support/process';
 
-let nats: NatsServer;
+let nats: BusServer;
 
 beforeAll(async () => {
-  nats = await startNatsStreaming();
+  nats = await startBusServer();
 });
 
 afterAll(async () => {
@@ -39,15 +39,17 @@ describe('the service process', () => {
     expect(proc.output()).not.toMatch(/listening/);
   });
 
-  test('retries an unreachable NATS Streaming the same way', async () => {
+  test('retries an unreachable bus the same way', async () => {
+    const nowhere = await freePort();
     const env = testEnv(nats, uniqueName('boot'), {
-      NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+      NATS_URL: `nats://127.0.0.1:${nowhere}`,
+      KAFKA_BROKERS: `127.0.0.1:${nowhere}`,
       BOOT_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'warn',
     });
     const proc = await spawnService(env);
     expect((await proc.exited).code).toBe(1);
-    expect(proc.output()).toMatch(/NATS Streaming not reachable yet/);
+    expect(proc.output()).toMatch(/(NATS Streaming|NATS JetStream|Kafka) not reachable yet/);
   });
 
   test('on SIGTERM finishes the payment in flight, publishes its event, closes NATS and MongoDB, and exits 0', async () => {

@@ -8,7 +8,9 @@ import type { Clock, PaymentProvider } from '../../src/domain/ports';
 import type { Subject } from '../../src/events/subjects';
 import type { Logger } from '../../src/log';
 import { startService, type Service } from '../../src/service';
-import { startNatsStreaming, type NatsServer } from './servers';
+import { jetStreamPeer } from './jetstream-peer';
+import { kafkaPeer } from './kafka-peer';
+import { startBusServer, type BusServer, type NatsServer } from './servers';
 import { startStripeProxy, type StripeProxy } from './stripe-proxy';
 
 export const JWT_KEY = 'test-jwt-key';
@@ -35,15 +37,14 @@ export const sessionCookie = (user: TestUser, key = JWT_KEY) =>
   `session=${Buffer.from(JSON.stringify({ jwt: signToken(user, key) })).toString('base64')}`;
 
 /** Environment of a service under test; every file gets its own database and client id. */
-export function testEnv(nats: NatsServer, db: string, env: Record<string, string> = {}): Record<string, string> {
+export function testEnv(bus: BusServer, db: string, env: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     PORT: '0',
     JWT_KEY,
     MONGO_URI: `${process.env.TEST_MONGO_URI}/${db}`,
-    NATS_URL: nats.url,
-    NATS_CLUSTER_ID: nats.clusterId,
+    ...bus.env,
     NATS_CLIENT_ID: uniqueName('payments'),
     PAYMENT_PROVIDER: 'stripe',
     STRIPE_KEY: 'sk_test_payments',
@@ -59,7 +60,7 @@ export function testEnv(nats: NatsServer, db: string, env: Record<string, string
 }
 
 export async function startTestService(opts: {
-  nats: NatsServer;
+  nats: BusServer;
   db: string;
   env?: Record<string, string>;
   provider?: PaymentProvider;
@@ -81,37 +82,32 @@ export interface Received {
   data: Record<string, unknown>;
 }
 
+/** What another ticketing service does on the bus: publish, and read the subjects it follows. */
+interface Peer {
+  publish(subject: Subject, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * A plain NATS Streaming client, as another ticketing service would be: it
+ * A plain client of the test's bus, as another ticketing service would be: it
  * publishes order events and records every payment event it sees.
  */
-export async function busClient(server: NatsServer, subjects: Subject[] = []) {
-  const stan: Stan = await new Promise((resolve, reject) => {
-    const c = nats.connect(server.clusterId, uniqueName('peer'), {
-      url: server.url,
-      reconnect: false,
-      connectTimeout: 10000,
-    });
-    c.once('connect', () => resolve(c));
-    c.once('error', reject);
-  });
+export async function busClient(server: BusServer, subjects: Subject[] = []) {
   const received: Received[] = [];
   const waiters: (() => void)[] = [];
-  for (const subject of subjects) {
-    const sub = stan.subscribe(subject, stan.subscriptionOptions().setDeliverAllAvailable());
-    sub.on('message', (m: nats.Message) => {
-      received.push({ subject, data: JSON.parse(m.getData() as string) as Record<string, unknown> });
-      waiters.splice(0).forEach((w) => w());
-    });
-  }
+  const onMessage = (subject: string, data: string) => {
+    received.push({ subject, data: JSON.parse(data) as Record<string, unknown> });
+    waiters.splice(0).forEach((w) => w());
+  };
+  const peers = { jetstream: jetStreamPeer, kafka: kafkaPeer };
+  const peer: Peer =
+    server.kind === 'stan'
+      ? await stanPeer(server as NatsServer, subjects, onMessage)
+      : await peers[server.kind](server, uniqueName('peer'), subjects, onMessage);
   return {
     received,
     publish(subject: Subject, data: unknown): Promise<void> {
-      return new Promise((resolve, reject) =>
-        stan.publish(subject, typeof data === 'string' ? data : JSON.stringify(data), (err) =>
-          err ? reject(err) : resolve(),
-        ),
-      );
+      return peer.publish(subject, typeof data === 'string' ? data : JSON.stringify(data));
     },
     /** Resolves with the matching events once `count` of them have arrived. */
     async waitFor(match: (r: Received) => boolean, count = 1, timeoutMs = 10000): Promise<Received[]> {
@@ -130,7 +126,34 @@ export async function busClient(server: NatsServer, subjects: Subject[] = []) {
         });
       }
     },
-    close(): Promise<void> {
+    close: () => peer.close(),
+  };
+}
+export type BusClient = Awaited<ReturnType<typeof busClient>>;
+
+async function stanPeer(
+  server: NatsServer,
+  subjects: Subject[],
+  onMessage: (subject: string, data: string) => void,
+): Promise<Peer> {
+  const stan: Stan = await new Promise((resolve, reject) => {
+    const c = nats.connect(server.clusterId, uniqueName('peer'), {
+      url: server.url,
+      reconnect: false,
+      connectTimeout: 10000,
+    });
+    c.once('connect', () => resolve(c));
+    c.once('error', reject);
+  });
+  for (const subject of subjects) {
+    const sub = stan.subscribe(subject, stan.subscriptionOptions().setDeliverAllAvailable());
+    sub.on('message', (m: nats.Message) => onMessage(subject, m.getData() as string));
+  }
+  return {
+    publish(subject, payload) {
+      return new Promise((resolve, reject) => stan.publish(subject, payload, (err) => (err ? reject(err) : resolve())));
+    },
+    close() {
       return new Promise((resolve) => {
         stan.once('close', () => resolve());
         stan.close();
@@ -138,7 +161,6 @@ export async function busClient(server: NatsServer, subjects: Subject[] = []) {
     },
   };
 }
-export type BusClient = Awaited<ReturnType<typeof busClient>>;
 
 /** The payments made for an order, as they stand (a test's question: the service never asks it). */
 export async function paymentsOf(service: Service, orderId: string): Promise<Payment[]> {
@@ -217,7 +239,8 @@ export async function createOrder(
 }
 
 export interface Stack {
-  nats: NatsServer;
+  /** The TEST_BUS server (NATS Streaming by default). */
+  nats: BusServer;
   service: Service;
   /** A peer service on the bus, subscribed to the subjects asked for. */
   peer: BusClient;
@@ -226,7 +249,7 @@ export interface Stack {
 }
 
 /**
- * Starts, for one test file, its own NATS Streaming, the service in-process on
+ * Starts, for one test file, its own bus server (TEST_BUS), the service in-process on
  * its own database, and a peer on the bus; stops them all after the file.
  */
 export function useStack(opts: {
@@ -241,7 +264,7 @@ export function useStack(opts: {
 }): Stack {
   const stack = {} as Stack;
   beforeAll(async () => {
-    stack.nats = await startNatsStreaming({ fileStore: opts.fileStore ?? false });
+    stack.nats = await startBusServer({ fileStore: opts.fileStore ?? false });
     const env = { ...opts.env };
     if (opts.proxyTo) {
       const target = opts.proxyTo === 'localstripe' ? process.env.LOCALSTRIPE_URL : process.env.STRIPE_MOCK_URL;

@@ -1,6 +1,8 @@
 import nats from 'node-nats-streaming';
 import { uniqueName } from './harness';
-import type { NatsServer } from './servers';
+import { storedOnJetStream, unackedOnJetStream } from './jetstream-peer';
+import { storedOnKafka, unackedOnKafka } from './kafka-peer';
+import type { BusServer, NatsServer } from './servers';
 
 interface ChannelInfo {
   msgs: number;
@@ -16,11 +18,25 @@ export async function channelInfo(server: NatsServer, channel: string): Promise<
   return (await res.json()) as ChannelInfo;
 }
 
+/** Messages of a subject the service has not acked yet, as the bus server counts them. */
+export async function unacked(server: BusServer, subject: string): Promise<number> {
+  if (server.kind === 'jetstream') return unackedOnJetStream(server, subject);
+  if (server.kind === 'kafka') return unackedOnKafka(server, subject);
+  const { subscriptions = [] } = await channelInfo(server as NatsServer, subject);
+  return subscriptions.reduce((n, s) => n + s.pending_count, 0);
+}
+
 /**
  * Every message the server has stored on a channel, parsed: what another service
  * would receive, counted at the source rather than at a subscriber that may lag.
  */
-export async function storedMessages(server: NatsServer, channel: string): Promise<unknown[]> {
+export async function storedMessages(server: BusServer, channel: string): Promise<unknown[]> {
+  if (server.kind === 'jetstream') return storedOnJetStream(server, channel);
+  if (server.kind === 'kafka') return storedOnKafka(server, channel);
+  return storedOnStan(server as NatsServer, channel);
+}
+
+async function storedOnStan(server: NatsServer, channel: string): Promise<unknown[]> {
   const { msgs } = await channelInfo(server, channel);
   if (msgs === 0) return [];
   const stan = await new Promise<nats.Stan>((resolve, reject) => {

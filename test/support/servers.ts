@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,13 +190,131 @@ export async function startLocalstripe(): Promise<RunningServer> {
   return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child) };
 }
 
-export interface NatsServer extends RunningServer {
-  clusterId: string;
-  monitorPort: number;
+export type BusKind = 'stan' | 'jetstream' | 'kafka';
+
+/** The transport the tests run on: TEST_BUS, NATS Streaming by default. */
+export const testBus = (): BusKind => {
+  const kind = process.env.TEST_BUS ?? 'stan';
+  if (kind !== 'stan' && kind !== 'jetstream' && kind !== 'kafka') {
+    throw new Error(`TEST_BUS=${kind}: stan, jetstream or kafka`);
+  }
+  return kind;
+};
+
+/** A bus server of one test file, whatever the transport. */
+export interface BusServer extends RunningServer {
+  kind: BusKind;
+  /** The settings that point the service at it. */
+  env: Record<string, string>;
   /** Starts it again after `stop()`; with a file store the same data comes back on the same port. */
   start(): Promise<void>;
   /** SIGTERM by default; SIGKILL stops it the way a crashed node does. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface NatsServer extends BusServer {
+  kind: 'stan';
+  clusterId: string;
+  monitorPort: number;
+}
+
+export interface JetStreamServer extends BusServer {
+  kind: 'jetstream';
+}
+
+/** The TEST_BUS server. `fileStore` matters to NATS Streaming only: the others always keep files. */
+export function startBusServer(opts: { fileStore?: boolean } = {}): Promise<BusServer> {
+  const kind = testBus();
+  if (kind === 'jetstream') return startJetStream();
+  if (kind === 'kafka') return startKafka();
+  return startNatsStreaming(opts);
+}
+
+/**
+ * A single-node Kafka in KRaft mode (broker and controller in one JVM), from the jars
+ * scripts/provision.sh caches, with its log in a fresh directory so that a restart keeps
+ * topics, messages and committed offsets.
+ */
+export async function startKafka(): Promise<BusServer> {
+  const libs = join(CACHE, 'kafka', 'libs');
+  if (!existsSync(libs)) throw new Error('Kafka is not provisioned: scripts/provision.sh needs Maven and Java 17');
+  const [port, controller] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'payments-kafka-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const props = join(dir, 'server.properties');
+  writeFileSync(
+    props,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controller}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name=PLAINTEXT',
+      `log.dirs=${join(dir, 'data')}`,
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      // A consumer group of one test is ready at once, not after the production default of 3 s.
+      'group.initial.rebalance.delay.ms=0',
+      'auto.create.topics.enable=false',
+    ].join('\n'),
+  );
+  const java = (main: string, args: string[]) => [
+    '-Xmx512m',
+    '-XX:+UseSerialGC',
+    '-cp',
+    join(libs, '*'),
+    main,
+    ...args,
+  ];
+  const clusterId = randomBytes(16).toString('base64url');
+  execFileSync('java', java('kafka.tools.StorageTool', ['format', `--cluster-id=${clusterId}`, '--config', props]), {
+    stdio: 'ignore',
+  });
+  const args = java('kafka.Kafka', [props]);
+  let child: ChildProcess | null = await run('kafka', 'java', args, port);
+  const url = `127.0.0.1:${port}`;
+  return {
+    kind: 'kafka',
+    url,
+    port,
+    env: { BUS: 'kafka', KAFKA_BROKERS: url },
+    async start() {
+      if (!child) child = await run('kafka', 'java', args, port);
+    },
+    async stop(signal?: NodeJS.Signals) {
+      if (child) await stopper(child)(signal);
+      child = null;
+    },
+  };
+}
+
+/** nats-server with JetStream, storing in a fresh directory, so that a restart keeps streams and consumers. */
+export async function startJetStream(): Promise<JetStreamServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'payments-jetstream-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir];
+  const ready = /Server is ready/;
+  let child: ChildProcess | null = await run('nats-server', bin('nats-server'), args, port, ready);
+  const url = `nats://127.0.0.1:${port}`;
+  return {
+    kind: 'jetstream',
+    url,
+    port,
+    env: { BUS: 'jetstream', NATS_URL: url },
+    async start() {
+      if (!child) child = await run('nats-server', bin('nats-server'), args, port, ready);
+    },
+    async stop(signal?: NodeJS.Signals) {
+      if (child) await stopper(child)(signal);
+      child = null;
+    },
+  };
 }
 
 /** A NATS Streaming server of the test file's own, so that files never see each other's events. */
@@ -208,9 +327,12 @@ export async function startNatsStreaming(opts: { fileStore?: boolean } = {}): Pr
   if (dir) args.push('-store', 'file', '-dir', dir);
   const ready = /Streaming Server is ready/;
   let child: ChildProcess | null = await run('nats-streaming-server', bin('nats-streaming-server'), args, port, ready);
+  const url = `nats://127.0.0.1:${port}`;
   return {
-    url: `nats://127.0.0.1:${port}`,
+    kind: 'stan',
+    url,
     port,
+    env: { BUS: 'stan', NATS_URL: url, NATS_CLUSTER_ID: clusterId },
     clusterId,
     monitorPort: monitor,
     async start() {

@@ -16,15 +16,15 @@ import {
   uniqueName,
 } from '../support/harness';
 import { storedMessages } from '../support/nats-monitor';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startBusServer, type BusServer } from '../support/servers';
 
 const log = createLogger({ level: 'silent' });
-let nats: NatsServer;
+let nats: BusServer;
 const dir = mkdtempSync(join(tmpdir(), 'payments-resume-'));
 const services: Service[] = [];
 
 beforeAll(async () => {
-  nats = await startNatsStreaming({ fileStore: true });
+  nats = await startBusServer({ fileStore: true });
 });
 
 afterAll(async () => {

@@ -3,15 +3,15 @@ import request from 'supertest';
 import type { Service } from '../../src/service';
 import { eventually, newId, newUser, sessionCookie, startTestService, uniqueName } from '../support/harness';
 import { storedMessages } from '../support/nats-monitor';
-import { startNatsStreaming, type NatsServer } from '../support/servers';
+import { startBusServer, type BusServer } from '../support/servers';
 
-let nats: NatsServer;
+let nats: BusServer;
 let service: Service | undefined;
 let conn: mongoose.Connection;
 const db = uniqueName('upgrade');
 
 beforeAll(async () => {
-  nats = await startNatsStreaming();
+  nats = await startBusServer();
   conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${db}`).asPromise();
 });
 

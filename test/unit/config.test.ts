@@ -94,6 +94,57 @@ describe('loadConfig', () => {
   });
 });
 
+describe('BUS', () => {
+  const { NATS_URL: _url, NATS_CLUSTER_ID: _cluster, ...noNats } = valid;
+
+  test('stan by default; each transport requires what it connects to, and nothing of the others', () => {
+    expect(loadConfig(valid).bus).toBe('stan');
+    expect(() => loadConfig({ ...valid, NATS_CLUSTER_ID: '' })).toThrow(/NATS_CLUSTER_ID: is required with BUS=stan/);
+    expect(loadConfig({ ...valid, BUS: 'jetstream', NATS_CLUSTER_ID: '' }).bus).toBe('jetstream');
+    expect(() => loadConfig({ ...noNats, BUS: 'jetstream' })).toThrow(/NATS_URL: is required with BUS=jetstream/);
+    expect(() => loadConfig({ ...noNats, BUS: 'kafka' })).toThrow(/KAFKA_BROKERS: is required with BUS=kafka/);
+    expect(() => loadConfig({ ...valid, BUS: 'rabbitmq' })).toThrow(/BUS/);
+  });
+
+  test("JetStream: a stream name without dots; max_deliver above the listeners' limit, one more by default", () => {
+    const js = { ...valid, BUS: 'jetstream' };
+    expect(loadConfig(js).jetstream).toEqual({
+      stream: 'ticketing',
+      manageStream: true,
+      maxDeliver: 21,
+      backoffMs: [],
+    });
+    expect(
+      loadConfig({ ...js, JETSTREAM_BACKOFF: '1s, 1m', JETSTREAM_MANAGE_STREAM: 'false' }).jetstream,
+    ).toMatchObject({
+      manageStream: false,
+      backoffMs: [1000, 60_000],
+    });
+    expect(() => loadConfig({ ...js, JETSTREAM_STREAM: 'ticketing.events' })).toThrow(/JETSTREAM_STREAM/);
+    expect(() => loadConfig({ ...js, JETSTREAM_MAX_DELIVER: '20' })).toThrow(/JETSTREAM_MAX_DELIVER/);
+  });
+
+  test('Kafka: brokers as host:port, topics mapped per subject, a retry topic per queue group', () => {
+    const kafka = loadConfig({
+      ...noNats,
+      BUS: 'kafka',
+      KAFKA_BROKERS: 'kafka-0:9092, kafka-1:9092',
+      KAFKA_TOPICS: 'order:created=orders.created, payment:created = payments.created',
+    }).kafka;
+    expect(kafka).toEqual({
+      brokers: ['kafka-0:9092', 'kafka-1:9092'],
+      topics: { 'order:created': 'orders.created', 'payment:created': 'payments.created' },
+      retryTopic: 'payments-service.retry',
+      manageTopics: true,
+      partitions: 3,
+    });
+    expect(() => loadConfig({ ...noNats, BUS: 'kafka', KAFKA_BROKERS: 'kafka-0' })).toThrow(/KAFKA_BROKERS/);
+    expect(() =>
+      loadConfig({ ...noNats, BUS: 'kafka', KAFKA_BROKERS: 'k:9092', KAFKA_TOPICS: 'order:created=order:created' }),
+    ).toThrow(/KAFKA_TOPICS/);
+  });
+});
+
 describe('the documented settings', () => {
   const read = (file: string) => readFileSync(join(__dirname, '..', '..', file), 'utf8');
 

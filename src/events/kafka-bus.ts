@@ -1,0 +1,226 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type EachMessagePayload,
+  type IHeaders,
+  type KafkaMessage,
+  type logCreator,
+} from 'kafkajs';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { retry } from '../retry';
+import { BusUnavailableError, type Bus, type InboundMessage, type MessageHandler, type Verdict } from './bus';
+import { Subjects, type Subject } from './subjects';
+
+type KafkaConfig = Config['kafka'];
+type ConsumerConfig = Pick<Config['nats'], 'clientId' | 'queueGroup' | 'ackWaitMs'>;
+
+/** The topic of a subject: as KAFKA_TOPICS maps it, else the subject with '.' for ':' (illegal in topic names). */
+export const topicFor = (cfg: Pick<KafkaConfig, 'topics'>, subject: string) =>
+  cfg.topics[subject] ?? subject.replace(/:/g, '.');
+
+// Headers of a retry copy: where it came from, so that the listener sees the same message again.
+const H = {
+  eventId: 'event-id',
+  subject: 'subject',
+  ref: 'ref',
+  deliveries: 'deliveries',
+  due: 'due-at',
+  publishedAt: 'published-at',
+} as const;
+
+const header = (headers: IHeaders | undefined, name: string) => headers?.[name]?.toString();
+
+/** Every ticketing subject's topic and our retry topic exist, made here when allowed. */
+export async function ensureTopics(admin: Admin, cfg: Omit<KafkaConfig, 'brokers'>): Promise<void> {
+  const wanted = [...new Set([...Object.values(Subjects).map((s) => topicFor(cfg, s)), cfg.retryTopic])];
+  const existing = new Set(await admin.listTopics());
+  const missing = wanted.filter((t) => !existing.has(t));
+  if (missing.length === 0) return;
+  if (!cfg.manageTopics) throw new Error(`Kafka topics missing (KAFKA_MANAGE_TOPICS=false): ${missing.join(', ')}`);
+  // Resolves false, not an error, for a topic another service made meanwhile.
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((topic) => ({ topic, numPartitions: cfg.partitions })),
+  });
+}
+
+// kafkajs logs errors it retries itself at ERROR: they are warnings here.
+const toPino =
+  (log: Logger): logCreator =>
+  () =>
+  ({ level, log: entry }) => {
+    const { message, ...rest } = entry;
+    if (level <= logLevel.ERROR) log.warn({ kafka: rest }, message);
+    else log.debug({ kafka: rest }, message);
+  };
+
+/**
+ * Kafka: one topic per subject, the order or request id as key (so one order's events
+ * keep their order on one partition), the event id in a header, the queue group as
+ * consumer group. A partition is read in order and a message is committed once its
+ * handler answered; a message to retry is copied to the group's retry topic with its
+ * due time and committed, so it never holds back its partition. The retry topic is
+ * read like the others, each copy waited for until due (holding back only later
+ * retries of its partition). A park is a commit: the listener wrote the dead letter.
+ */
+export async function connectKafkaBus(
+  cfg: ConsumerConfig,
+  kcfg: KafkaConfig,
+  log: Logger,
+  bootTimeoutMs: number,
+): Promise<Bus> {
+  const kafka = new Kafka({
+    clientId: cfg.clientId,
+    brokers: kcfg.brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 5000,
+    // Fail a publish within seconds when the broker is away: the outbox retries it.
+    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+    logCreator: toPino(log),
+  });
+  const admin = kafka.admin();
+  await retry(
+    async () => {
+      await admin.connect();
+      await ensureTopics(admin, kcfg);
+    },
+    { timeoutMs: bootTimeoutMs, onRetry: (err, wait) => log.warn({ err, wait }, 'Kafka not reachable yet, retrying') },
+  );
+  await admin.disconnect();
+  // The Java client's partitioner: a key lands on the partition other services' producers pick.
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await retry(() => producer.connect(), { timeoutMs: bootTimeoutMs });
+  log.info({ brokers: kcfg.brokers }, 'connected to Kafka');
+
+  // The last time the broker answered us: Kafka clients reconnect lazily, so silence is the signal.
+  let lastContact = Date.now();
+  const alive = () => (lastContact = Date.now());
+  const handlers = new Map<string, MessageHandler>();
+  const subjectOf = new Map<string, Subject>();
+  // A member that died is replaced after 10 s of silence rather than the default 30: the group waits for it.
+  const consumer = kafka.consumer({
+    groupId: cfg.queueGroup,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+  });
+  for (const event of [consumer.events.HEARTBEAT, consumer.events.FETCH, consumer.events.GROUP_JOIN]) {
+    consumer.on(event, alive);
+  }
+  consumer.on(consumer.events.CRASH, () => (lastContact = 0));
+  let consuming: Promise<void> | null = null;
+  let closing = false;
+
+  async function send(topic: string, key: string | Buffer | null, value: string | Buffer | null, headers: IHeaders) {
+    try {
+      await producer.send({ topic, acks: -1, messages: [{ key, value, headers }] });
+      alive();
+    } catch (err) {
+      lastContact = 0;
+      throw new BusUnavailableError(`Kafka did not take the message: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The message again, on the retry topic, due after `afterMs`. */
+  function requeue(msg: InboundMessage, raw: KafkaMessage, afterMs: number) {
+    return send(kcfg.retryTopic, raw.key, raw.value, {
+      [H.eventId]: header(raw.headers, H.eventId) ?? '',
+      [H.subject]: msg.subject,
+      [H.ref]: msg.ref,
+      [H.deliveries]: String(msg.deliveries + 1),
+      [H.due]: String(Date.now() + afterMs),
+      [H.publishedAt]: String(msg.publishedAt.getTime()),
+    });
+  }
+
+  async function onMessage({ topic, partition, message, heartbeat }: EachMessagePayload) {
+    alive();
+    let msg: InboundMessage;
+    if (topic === kcfg.retryTopic) {
+      const due = Number(header(message.headers, H.due));
+      while (Date.now() < due) {
+        // Stopping: the copy goes back as it was, so that the next consumer waits for it.
+        if (closing) return send(kcfg.retryTopic, message.key, message.value, message.headers ?? {});
+        await sleep(Math.min(due - Date.now(), 500));
+        await heartbeat();
+      }
+      msg = {
+        subject: header(message.headers, H.subject) as Subject,
+        data: message.value?.toString('utf8') ?? '',
+        ref: header(message.headers, H.ref) ?? `${topic}#${partition}:${message.offset}`,
+        deliveries: Number(header(message.headers, H.deliveries) ?? 2),
+        publishedAt: new Date(Number(header(message.headers, H.publishedAt) ?? message.timestamp)),
+      };
+    } else {
+      const subject = subjectOf.get(topic) as Subject;
+      msg = {
+        subject,
+        data: message.value?.toString('utf8') ?? '',
+        ref: `${subject}#${partition}:${message.offset}`,
+        // Kafka counts no deliveries: a copy from the retry topic carries its count.
+        deliveries: 1,
+        publishedAt: new Date(Number(message.timestamp)),
+      };
+    }
+    const handler = handlers.get(msg.subject);
+    if (!handler) {
+      // A retry of a subject this replica does not read (a rolling update adding one): left for one that does.
+      log.warn({ subject: msg.subject }, 'a retry of a subject this replica does not read; queued again');
+      return send(kcfg.retryTopic, message.key, message.value, {
+        ...message.headers,
+        [H.due]: String(Date.now() + cfg.ackWaitMs),
+      });
+    }
+    const verdict: Verdict = await handler(msg).catch((err: unknown) => {
+      log.error({ err, subject: msg.subject }, 'message handler failed; will retry');
+      return { kind: 'retry', afterMs: cfg.ackWaitMs };
+    });
+    // An ack or a park is the commit kafkajs makes once this returns.
+    if (verdict.kind === 'retry') await requeue(msg, message, verdict.afterMs);
+  }
+
+  // Subscriptions made in one turn (the listeners are registered together) start one consumer.
+  async function start() {
+    if (consuming) await consuming.then(() => consumer.stop());
+    const topics = [...subjectOf.keys(), kcfg.retryTopic];
+    consuming = (async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: true });
+      // Every partition of every topic at once: one slow partition holds back only itself.
+      await consumer.run({ partitionsConsumedConcurrently: 64, eachMessage: onMessage });
+    })();
+    await consuming;
+  }
+  let scheduled = false;
+
+  return {
+    publish({ subject, id, key, data }) {
+      return send(topicFor(kcfg, subject), key, JSON.stringify(data), { [H.eventId]: id });
+    },
+    subscribe(subject, handler) {
+      handlers.set(subject, handler);
+      subjectOf.set(topicFor(kcfg, subject), subject);
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        start().catch((err: unknown) => log.error({ err }, 'Kafka consumer did not start'));
+      });
+    },
+    // Five heartbeats missed.
+    isConnected: () => Date.now() - lastContact < 5000,
+    async close() {
+      closing = true;
+      // Waits for the messages in flight and commits them.
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { Bus, InboundMessage, Verdict } from '../../src/events/bus';
+import { connectJetStreamBus } from '../../src/events/jetstream-bus';
+import { createLogger } from '../../src/log';
+import { eventually, uniqueName } from '../support/harness';
+import { storedMessages, unacked } from '../support/nats-monitor';
+import { startJetStream, testBus, type JetStreamServer } from '../support/servers';
+
+// The adapter itself, on a real nats-server: run with the JetStream suite (TEST_BUS=jetstream).
+const describeJetStream = testBus() === 'jetstream' ? describe : describe.skip;
+
+let server: JetStreamServer;
+const buses: Bus[] = [];
+
+async function open(settings: { ackWaitMs?: number; maxDeliver?: number } = {}): Promise<Bus> {
+  const bus = await connectJetStreamBus(
+    {
+      url: server.url,
+      clusterId: '',
+      clientId: uniqueName('js'),
+      queueGroup: 'payments-service',
+      ackWaitMs: settings.ackWaitMs ?? 1000,
+    },
+    { stream: 'ticketing', manageStream: true, maxDeliver: settings.maxDeliver ?? 10, backoffMs: [] },
+    createLogger({ level: 'silent' }),
+    10_000,
+  );
+  buses.push(bus);
+  return bus;
+}
+
+/** Subscribes with a handler that answers from `decide` and records every delivery. */
+function record(bus: Bus, subject: Parameters<Bus['subscribe']>[0], decide: (m: InboundMessage) => Verdict) {
+  const seen: (InboundMessage & { at: number })[] = [];
+  bus.subscribe(subject, async (m) => {
+    seen.push({ ...m, at: Date.now() });
+    return decide(m);
+  });
+  return seen;
+}
+
+describeJetStream('the JetStream bus', () => {
+  beforeAll(async () => {
+    server = await startJetStream();
+  });
+  afterAll(async () => {
+    for (const bus of buses) await bus.close();
+    await server.stop();
+  });
+
+  test('a message sent twice with the same event id is stored once', async () => {
+    const bus = await open();
+    const message = { subject: 'payment:voided' as const, id: uniqueName('evt'), key: 'k', data: { n: 1 } };
+    await bus.publish(message);
+    await bus.publish(message);
+    await bus.publish({ ...message, id: uniqueName('evt') });
+    expect(await storedMessages(server, 'payment:voided')).toEqual([{ n: 1 }, { n: 1 }]);
+  });
+
+  test('a retry comes back after the delay asked, counted as a second delivery, then is acked', async () => {
+    const bus = await open();
+    const seen = record(bus, 'order:created', (m) =>
+      m.deliveries === 1 ? { kind: 'retry', afterMs: 1500 } : { kind: 'ack' },
+    );
+    await bus.publish({ subject: 'order:created', id: uniqueName('evt'), key: 'o1', data: { id: 'o1' } });
+    await eventually(async () => seen.length === 2, 10_000);
+    const [first, second] = seen as [(typeof seen)[0], (typeof seen)[0]];
+    expect(second).toMatchObject({ deliveries: 2, ref: first.ref, data: '{"id":"o1"}' });
+    expect(second.at - first.at).toBeGreaterThanOrEqual(1400);
+    await eventually(async () => (await unacked(server, 'order:created')) === 0);
+  });
+
+  test('a parked message is never delivered again', async () => {
+    const bus = await open();
+    const seen = record(bus, 'order:cancelled', () => ({ kind: 'park' }));
+    await bus.publish({ subject: 'order:cancelled', id: uniqueName('evt'), key: 'o2', data: { id: 'o2' } });
+    await eventually(async () => seen.length === 1);
+    // Well past the ack wait: a message only nacked or left would be back by now.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(seen).toHaveLength(1);
+    expect(await unacked(server, 'order:cancelled')).toBe(0);
+  });
+
+  test('a subject with a dot (payment.createInitial) gets a consumer of its own', async () => {
+    const bus = await open();
+    const seen = record(bus, 'payment.createInitial', () => ({ kind: 'ack' }));
+    await bus.publish({ subject: 'payment.createInitial', id: uniqueName('evt'), key: 's1', data: { subId: 's1' } });
+    await eventually(async () => seen.length === 1);
+  });
+
+  test('a consumer an earlier deployment made with other settings takes the new ones and keeps its place', async () => {
+    const before = await open();
+    const first = record(before, 'payment:failed', () => ({ kind: 'ack' }));
+    await before.publish({ subject: 'payment:failed', id: uniqueName('evt'), key: 'f', data: { n: 1 } });
+    await eventually(async () => first.length === 1);
+    await before.close();
+
+    const after = await open({ ackWaitMs: 7000, maxDeliver: 42 });
+    const second = record(after, 'payment:failed', () => ({ kind: 'ack' }));
+    await after.publish({ subject: 'payment:failed', id: uniqueName('evt'), key: 'f', data: { n: 2 } });
+    await eventually(async () => second.length === 1);
+    expect(second[0]?.data).toBe('{"n":2}');
+    const nc = await connect({ servers: server.url });
+    const info = await (await jetstreamManager(nc)).consumers.info('ticketing', 'payments-service_payment:failed');
+    await nc.close();
+    expect(info.config).toMatchObject({ ack_wait: 7000 * 1_000_000, max_deliver: 42 });
+  });
+
+  test('survives a server restart: publishes fail fast while it is away, then both directions work again', async () => {
+    const bus = await open();
+    const seen = record(bus, 'payment:requested', () => ({ kind: 'ack' }));
+    await bus.publish({ subject: 'payment:requested', id: uniqueName('evt'), key: 'r', data: { n: 1 } });
+    await eventually(async () => seen.length === 1);
+
+    await server.stop('SIGKILL');
+    await eventually(async () => !bus.isConnected(), 10_000);
+    await expect(
+      bus.publish({ subject: 'payment:requested', id: uniqueName('evt'), key: 'r', data: { n: 2 } }),
+    ).rejects.toThrow(/not connected/);
+
+    await server.start();
+    await eventually(async () => bus.isConnected(), 15_000);
+    await eventually(
+      () =>
+        bus
+          .publish({ subject: 'payment:requested', id: 'after-restart', key: 'r', data: { n: 3 } })
+          .then(() => true)
+          .catch(() => false),
+      15_000,
+    );
+    await eventually(async () => seen.some((m) => m.data === '{"n":3}'), 20_000);
+  }, 60_000);
+});
