@@ -29,6 +29,12 @@ const TOPIC_PAIR = /^[^=\s]+\s*=\s*[A-Za-z0-9._-]{1,249}$/;
 // Standard Webhooks secrets are whsec_ and the key's bytes in base64.
 const isSecret = (v: string) => !v.startsWith('whsec_') || /^[A-Za-z0-9+/]+={0,2}$/.test(v.slice('whsec_'.length));
 
+/**
+ * Not the course payments service's `payments-service`: beside it, one group would split the
+ * order events between the two, and taking over its group skips every order it has already seen.
+ */
+export const DEFAULT_QUEUE_GROUP = 'ticketing-payments';
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -42,9 +48,7 @@ const schema = z.object({
   NATS_URL: optionalText.pipe(z.string().url().optional()),
   NATS_CLUSTER_ID: optionalText,
   NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
-  // Not the course payments service's `payments-service`: beside it, one group would split the
-  // order events between the two, and taking over its group skips every order it has already seen.
-  QUEUE_GROUP_NAME: z.string().min(1).default('ticketing-payments'),
+  QUEUE_GROUP_NAME: z.string().min(1).default(DEFAULT_QUEUE_GROUP),
   NATS_ACK_WAIT_MS: int(5000),
   // Stream and consumer names may not contain dots.
   JETSTREAM_STREAM: z

@@ -1,3 +1,4 @@
+import { DEFAULT_QUEUE_GROUP } from '../../src/config';
 import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { consumerName, ensureStream } from '../../src/events/jetstream-bus';
@@ -6,7 +7,7 @@ import type { BusServer } from './servers';
 
 // The settings the tests leave at their defaults.
 const STREAM = 'ticketing';
-const QUEUE_GROUP = 'payments-service';
+const QUEUE_GROUP = DEFAULT_QUEUE_GROUP;
 
 const open = (server: BusServer, name: string) => connect({ servers: server.url, name, maxReconnectAttempts: -1 });
 

@@ -1,3 +1,4 @@
+import { DEFAULT_QUEUE_GROUP } from '../../src/config';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { ensureTopics, topicFor } from '../../src/events/kafka-bus';
@@ -5,8 +6,8 @@ import type { Subject } from '../../src/events/subjects';
 import type { BusServer } from './servers';
 
 // The settings the tests leave at their defaults.
-const SETTINGS = { topics: {}, retryTopic: 'payments-service.retry', manageTopics: true, partitions: 3 };
-const GROUP = 'payments-service';
+const GROUP = DEFAULT_QUEUE_GROUP;
+const SETTINGS = { topics: {}, retryTopic: `${GROUP}.retry`, manageTopics: true, partitions: 3 };
 
 const client = (server: BusServer, clientId: string) =>
   new Kafka({ clientId, brokers: [server.url], logLevel: logLevel.NOTHING, retry: { retries: 10 } });

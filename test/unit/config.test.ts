@@ -134,7 +134,7 @@ describe('BUS', () => {
     expect(kafka).toEqual({
       brokers: ['kafka-0:9092', 'kafka-1:9092'],
       topics: { 'order:created': 'orders.created', 'payment:created': 'payments.created' },
-      retryTopic: 'payments-service.retry',
+      retryTopic: 'ticketing-payments.retry',
       manageTopics: true,
       partitions: 3,
     });
