@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { retry } from '../retry';
-import { BusUnavailableError, type Bus, type MessageHandler } from './bus';
+import { BusUnavailableError, MAX_IN_FLIGHT, type Bus, type MessageHandler } from './bus';
 import { Subjects, type Subject } from './subjects';
 
 type NatsConfig = Config['nats'];
@@ -151,6 +151,8 @@ export async function connectJetStreamBus(
       ack_wait: nanos(cfg.ackWaitMs),
       max_deliver: jsCfg.maxDeliver,
       backoff: jsCfg.backoffMs.map(nanos),
+      // Handlers run without being awaited: the server's bound on unacked messages is what bounds them.
+      max_ack_pending: MAX_IN_FLIGHT,
     };
     await jsm.consumers
       .add(jsCfg.stream, {

@@ -3,19 +3,10 @@ import nats, { type Message, type Stan } from 'node-nats-streaming';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { retry } from '../retry';
-import { BusUnavailableError, type Bus, type MessageHandler } from './bus';
+import { BusUnavailableError, MAX_IN_FLIGHT, type Bus, type MessageHandler } from './bus';
 import type { Subject } from './subjects';
 
 type NatsConfig = Config['nats'];
-
-/**
- * Unacked messages the server hands one subscription at a time. Without a bound it sends its
- * default of 16,384 per channel: a new queue group replaying a channel's whole history (the
- * cutover in the README) then ran tens of thousands of handlers at once, missed its pings and
- * ran out of heap on 30,000 orders with 10,000 cancels and 10,000 payments. With 256 the same
- * replay took about 40 s on a busy 2-core machine, in 140 MB with the heap capped at 96 MB.
- */
-export const MAX_IN_FLIGHT = 256;
 
 function connectOnce(cfg: NatsConfig): Promise<Stan> {
   return new Promise((resolve, reject) => {

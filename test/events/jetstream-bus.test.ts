@@ -1,6 +1,7 @@
+import { DEFAULT_QUEUE_GROUP } from '../../src/config';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { Bus, InboundMessage, Verdict } from '../../src/events/bus';
+import { MAX_IN_FLIGHT, type Bus, type InboundMessage, type Verdict } from '../../src/events/bus';
 import { connectJetStreamBus } from '../../src/events/jetstream-bus';
 import { createLogger } from '../../src/log';
 import { eventually, uniqueName } from '../support/harness';
@@ -19,7 +20,7 @@ async function open(settings: { ackWaitMs?: number; maxDeliver?: number } = {}):
       url: server.url,
       clusterId: '',
       clientId: uniqueName('js'),
-      queueGroup: 'payments-service',
+      queueGroup: DEFAULT_QUEUE_GROUP,
       ackWaitMs: settings.ackWaitMs ?? 1000,
     },
     { stream: 'ticketing', manageStream: true, maxDeliver: settings.maxDeliver ?? 10, backoffMs: [] },
@@ -48,6 +49,31 @@ describeJetStream('the JetStream bus', () => {
     for (const bus of buses) await bus.close();
     await server.stop();
   });
+
+  test(`a history is handed at most ${MAX_IN_FLIGHT} messages at once, and every message in the end`, async () => {
+    const publisher = await open();
+    const total = MAX_IN_FLIGHT * 3;
+    for (let n = 0; n < total; n++) {
+      await publisher.publish({ subject: 'payment:refunded', id: uniqueName('evt'), key: String(n), data: { n } });
+    }
+    // Handlers hold until more than the bound are running or a second has passed.
+    let running = 0;
+    let most = 0;
+    let handled = 0;
+    const opened = Date.now();
+    const bus = await open({ ackWaitMs: 30_000 });
+    bus.subscribe('payment:refunded', async () => {
+      running++;
+      most = Math.max(most, running);
+      await eventually(async () => running > MAX_IN_FLIGHT || Date.now() - opened > 1000, 5000);
+      handled++;
+      running--;
+      return { kind: 'ack' };
+    });
+    await eventually(async () => handled >= total, 30_000);
+    expect(most).toBeLessThanOrEqual(MAX_IN_FLIGHT);
+    expect(most).toBeGreaterThan(1);
+  }, 60_000);
 
   test('a message sent twice with the same event id is stored once', async () => {
     const bus = await open();
@@ -102,7 +128,9 @@ describeJetStream('the JetStream bus', () => {
     await eventually(async () => second.length === 1);
     expect(second[0]?.data).toBe('{"n":2}');
     const nc = await connect({ servers: server.url });
-    const info = await (await jetstreamManager(nc)).consumers.info('ticketing', 'payments-service_payment:failed');
+    const info = await (
+      await jetstreamManager(nc)
+    ).consumers.info('ticketing', `${DEFAULT_QUEUE_GROUP}_payment:failed`);
     await nc.close();
     expect(info.config).toMatchObject({ ack_wait: 7000 * 1_000_000, max_deliver: 42 });
   });

@@ -1,3 +1,4 @@
+import { DEFAULT_QUEUE_GROUP } from '../../src/config';
 import type { Bus, InboundMessage, Verdict } from '../../src/events/bus';
 import { connectKafkaBus } from '../../src/events/kafka-bus';
 import type { Subject } from '../../src/events/subjects';
@@ -33,8 +34,14 @@ describeKafka('the Kafka bus', () => {
   beforeAll(async () => {
     server = await startKafka();
     bus = await connectKafkaBus(
-      { clientId: uniqueName('kafka'), queueGroup: 'payments-service', ackWaitMs: 1000 },
-      { brokers: [server.url], topics: {}, retryTopic: 'payments-service.retry', manageTopics: true, partitions: 3 },
+      { clientId: uniqueName('kafka'), queueGroup: DEFAULT_QUEUE_GROUP, ackWaitMs: 1000 },
+      {
+        brokers: [server.url],
+        topics: {},
+        retryTopic: `${DEFAULT_QUEUE_GROUP}.retry`,
+        manageTopics: true,
+        partitions: 3,
+      },
       createLogger({ level: 'silent' }),
       20_000,
     );

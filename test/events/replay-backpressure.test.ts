@@ -1,4 +1,5 @@
-import { connectBus, MAX_IN_FLIGHT } from '../../src/events/stan-bus';
+import { MAX_IN_FLIGHT } from '../../src/events/bus';
+import { connectBus } from '../../src/events/stan-bus';
 import { Subjects } from '../../src/events/subjects';
 import { createLogger } from '../../src/log';
 import { eventually, uniqueName } from '../support/harness';
