@@ -25,7 +25,12 @@ let service: Service;
 beforeAll(async () => {
   nats = await startBusServer({ fileStore: true });
   stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
-  ({ service } = await startTestService({ nats, db: uniqueName('outbox'), env: { STRIPE_API_BASE: stripe.url } }));
+  // The reconciler runs when a test says so: a run of its own could finish the dying writer's change first.
+  ({ service } = await startTestService({
+    nats,
+    db: uniqueName('outbox'),
+    env: { STRIPE_API_BASE: stripe.url, PAYMENTS_RECONCILE_INTERVAL_MS: '3600000' },
+  }));
 });
 
 afterAll(async () => {
