@@ -39,7 +39,7 @@ export function deadLettersRouter(deps: { deadLetters: DeadLetterStore; bus: Pic
   router.post(`${BASE}/:id/replay`, requireAdmin, async (req, res) => {
     // The message stays parked: the admin tries again once the bus is back.
     const unavailable = () =>
-      new RequestError(503, [{ message: 'NATS Streaming is not connected', code: 'bus_unavailable' }]);
+      new RequestError(503, [{ message: 'The event bus is not connected', code: 'bus_unavailable' }]);
     if (!deps.bus.isConnected()) throw unavailable();
     const replayed = await replayDeadLetter(deps, req.params.id as string).catch((err: unknown) => {
       throw err instanceof BusUnavailableError ? unavailable() : err;

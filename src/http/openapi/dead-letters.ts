@@ -59,7 +59,7 @@ export const deadLetterPaths: OpenAPIV3.PathsObject = {
         '401': errorResponse('Not an admin'),
         '404': errorResponse('No parked message has this id (`not_found`)'),
         '500': errorResponse('Unexpected failure (`internal`)'),
-        '503': errorResponse('NATS Streaming is not connected: the message stays parked (`bus_unavailable`)'),
+        '503': errorResponse('The event bus is not connected: the message stays parked (`bus_unavailable`)'),
       },
     },
   },
