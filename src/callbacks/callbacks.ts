@@ -33,6 +33,8 @@ export function createCallbacks(config: Config['callbacks'], deps: { clock: Cloc
     destinations,
     /** The bus messages and, for each payment event among them, its callbacks; `at` is when the event happened. */
     withCallbacks(messages: OutboxMessage[], at: Date): OutboxMessage[] {
+      // On every payment's way: without receivers, nothing to add.
+      if (config.urls.length === 0) return messages;
       const callbacks = messages.filter(isPaymentEvent).flatMap((m) =>
         Object.keys(destinations).map((destination) => ({
           ...m,

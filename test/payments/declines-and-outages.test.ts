@@ -1,13 +1,10 @@
 import request from 'supertest';
-import Stripe from 'stripe';
 import { createOrder, newUser, paymentsOf, sessionCookie, useStack } from '../support/harness';
+import { localstripe } from '../support/localstripe';
 
 // localstripe keeps charges and declines cards: pm_card_chargeCustomerFail is refused at charge time.
 const DECLINED = 'pm_card_chargeCustomerFail';
 const GOOD = 'pm_card_visa';
-
-const url = new URL(process.env.LOCALSTRIPE_URL as string);
-const localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
 
 const stack = useStack({
   name: 'declines',

@@ -1,5 +1,4 @@
 import request from 'supertest';
-import Stripe from 'stripe';
 import {
   createOrder,
   eventually,
@@ -12,10 +11,9 @@ import {
   type TestUser,
 } from '../support/harness';
 import { storedMessages } from '../support/nats-monitor';
+import { localstripe } from '../support/localstripe';
 
 // localstripe keeps charges and refunds, so what was refunded can be read back from it.
-const url = new URL(process.env.LOCALSTRIPE_URL as string);
-const localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
 
 // An admin by the service's list, as the ticketing auth service issues no role.
 const listedAdmin: TestUser = { id: newId(), email: 'ops@test.io' };

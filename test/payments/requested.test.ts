@@ -10,10 +10,9 @@ import {
   useStack,
   type Received,
 } from '../support/harness';
+import { localstripe } from '../support/localstripe';
 
 // localstripe gives PaymentIntents real outcomes (stripe-mock answers every one requires_payment_method).
-const url = new URL(process.env.LOCALSTRIPE_URL as string);
-const localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
 
 // A clock the test moves, so that a payment left pending comes due for the reconciler without waiting.
 let ahead = 0;

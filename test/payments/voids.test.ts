@@ -1,10 +1,7 @@
 import request from 'supertest';
-import Stripe from 'stripe';
 import { createOrder, eventually, newId, newUser, paymentsOf, sessionCookie, useStack } from '../support/harness';
 import { storedMessages } from '../support/nats-monitor';
-
-const url = new URL(process.env.LOCALSTRIPE_URL as string);
-const localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
+import { localstripe } from '../support/localstripe';
 
 const stack = useStack({
   name: 'voids',

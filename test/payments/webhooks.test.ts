@@ -12,10 +12,9 @@ import {
   useStack,
   type Received,
 } from '../support/harness';
+import { localstripe, localstripeUrl as url } from '../support/localstripe';
 
 // localstripe keeps PaymentIntents, charges and refunds, and sends signed webhooks of its own.
-const url = new URL(process.env.LOCALSTRIPE_URL as string);
-const localstripe = new Stripe('sk_test_payments', { host: url.hostname, port: Number(url.port), protocol: 'http' });
 const secret = 'whsec_payments_test';
 
 const stack = useStack({
