@@ -5,6 +5,7 @@ import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
 
 /** Where scripts/provision.sh caches the server binaries. */
 export const CACHE = process.env.PAYMENTS_SERVERS_CACHE ?? join(homedir(), '.cache', 'payments-servers');
@@ -236,6 +237,40 @@ export function startBusServer(opts: { fileStore?: boolean } = {}): Promise<BusS
  * topics, messages and committed offsets.
  */
 export async function startKafka(): Promise<BusServer> {
+  // A port found free can be taken by another file's server before Kafka binds it: then Kafka
+  // exits and the port answers for someone else. Start again on other ports.
+  for (let attempt = 1; ; attempt++) {
+    const server = await startKafkaOnce();
+    if (await answersAsKafka(server.url)) return server;
+    await server.stop('SIGKILL');
+    if (attempt === 3) throw new Error(`Kafka did not answer on ${server.url}, three times`);
+  }
+}
+
+/** True once a Kafka broker answers on `url` (a metadata request), false after 30 s. */
+async function answersAsKafka(url: string): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'test-probe',
+    brokers: [url],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      await admin.connect();
+      await admin.listTopics();
+      return true;
+    } catch {
+      await sleep(250);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+  return false;
+}
+
+async function startKafkaOnce(): Promise<BusServer> {
   const libs = join(CACHE, 'kafka', 'libs');
   if (!existsSync(libs)) throw new Error('Kafka is not provisioned: scripts/provision.sh needs Maven and Java 17');
   const [port, controller] = [await freePort(), await freePort()];
