@@ -72,6 +72,8 @@ export async function connectKafkaBus(
   kcfg: KafkaConfig,
   log: Logger,
   bootTimeoutMs: number,
+  // How long the broker may stay silent before the bus counts as disconnected: five heartbeats.
+  silenceMs = 5000,
 ): Promise<Bus> {
   const kafka = new Kafka({
     clientId: cfg.clientId,
@@ -99,9 +101,10 @@ export async function connectKafkaBus(
   await retry(() => producer.connect(), { timeoutMs: bootTimeoutMs });
   log.info({ brokers: kcfg.brokers }, 'connected to Kafka');
 
-  // The last time the broker answered us: Kafka clients reconnect lazily, so silence is the signal.
+  // The last time the broker answered any request: Kafka clients reconnect lazily, so silence is the signal.
   let lastContact = Date.now();
   const alive = () => (lastContact = Date.now());
+  producer.on(producer.events.REQUEST, alive);
   const handlers = new Map<string, MessageHandler>();
   const subjectOf = new Map<string, Subject>();
   // A member that died is replaced after 10 s of silence rather than the default 30: the group waits for it.
@@ -110,10 +113,11 @@ export async function connectKafkaBus(
     allowAutoTopicCreation: false,
     sessionTimeout: 10_000,
     heartbeatInterval: 1000,
+    // An idle fetch returns after a second, not the default five: the consumer, and so its
+    // heartbeat, speaks to the broker every second, and silence means the broker is gone.
+    maxWaitTimeInMs: 1000,
   });
-  for (const event of [consumer.events.HEARTBEAT, consumer.events.FETCH, consumer.events.GROUP_JOIN]) {
-    consumer.on(event, alive);
-  }
+  consumer.on(consumer.events.REQUEST, alive);
   consumer.on(consumer.events.CRASH, () => (lastContact = 0));
   let consuming: Promise<void> | null = null;
   let closing = false;
@@ -214,8 +218,7 @@ export async function connectKafkaBus(
         start().catch((err: unknown) => log.error({ err }, 'Kafka consumer did not start'));
       });
     },
-    // Five heartbeats missed.
-    isConnected: () => Date.now() - lastContact < 5000,
+    isConnected: () => Date.now() - lastContact < silenceMs,
     async close() {
       closing = true;
       // Waits for the messages in flight and commits them.

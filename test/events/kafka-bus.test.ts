@@ -44,6 +44,8 @@ describeKafka('the Kafka bus', () => {
       },
       createLogger({ level: 'silent' }),
       20_000,
+      // Tighter than the service's 5 s, so that a silence of a few seconds shows.
+      2000,
     );
     for (const subject of SUBJECTS) {
       bus.subscribe(subject, async (m) => {
@@ -100,6 +102,17 @@ describeKafka('the Kafka bus', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(seen).toHaveLength(1);
   }, 60_000);
+
+  test('counts as connected the whole time it sits idle: the broker answers it every second or so', async () => {
+    // Readiness and the admin replay ask this; an idle consumer must not look like a lost broker.
+    const gaps: number[] = [];
+    const until = Date.now() + 12_000;
+    while (Date.now() < until) {
+      if (!bus.isConnected()) gaps.push(Date.now());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(gaps).toEqual([]);
+  }, 30_000);
 
   test('survives a broker restart: publishes fail while it is away, then both directions work again', async () => {
     const seen = record('payment:created', () => ({ kind: 'ack' }));
