@@ -14,6 +14,17 @@ export interface OrderCreated {
   currency: string;
 }
 
+// Attempts at an order beyond this many (each one a failed payment) are recorded as another service's would be.
+const OWN_ATTEMPTS = 32;
+
+/** Whether a payment id is one this service gives to an attempt at the order. */
+function isOurs(paymentId: string, orderId: string): boolean {
+  for (let attempt = 0; attempt < OWN_ATTEMPTS; attempt++) {
+    if (paymentIdFor(orderId, attempt) === paymentId) return true;
+  }
+  return false;
+}
+
 /**
  * Keeps the local copy of orders that payments are checked against, and answers
  * for the money of an order cancelled after it was paid. Redelivery and
@@ -73,9 +84,15 @@ export function createOrderEvents(deps: { orders: Orders; payments: Payments; re
     },
 
     /** A payment went through for the order, here or in another payments service: no other may. */
-    async paid(e: { id: string; orderId?: string | undefined }): Promise<'recorded' | 'duplicate' | 'not_an_order'> {
+    async paid(e: {
+      id: string;
+      orderId?: string | undefined;
+    }): Promise<'recorded' | 'duplicate' | 'ours' | 'not_an_order'> {
       // A payment another service requested pays for no order.
       if (e.orderId === undefined) return 'not_an_order';
+      // One of ours holds the order already by its id, fixed by the order's attempt: reading and
+      // writing the order again would cost every payment two more database commands.
+      if (isOurs(e.id, e.orderId)) return 'ours';
       const order = await orders.get(e.orderId);
       if (!order) throw new OutOfOrderError(`Order ${e.orderId} not seen yet`);
       if (order.paidBy !== null) return 'duplicate';

@@ -85,11 +85,18 @@ describe('an order paid elsewhere', () => {
     expect(stack.stripe.chargeAttempts()).toHaveLength(charges);
   });
 
-  test('our own payment:created marks the order paid too, and changes nothing else', async () => {
+  test('our own payment:created writes nothing: the payment already holds the order; a second payment is refused', async () => {
     const user = newUser();
     const order = await createOrder(stack.peer, stack.service, { userId: user.id });
+    const before = await consumed('payment:created', 'ours');
     const paid = await pay(user, order.id);
-    await eventually(async () => (await stack.service.stores.orders.get(order.id))?.paidBy === paid.body.id);
-    expect((await pay(user, order.id)).body.errors[0].code).toBe('order_already_paid');
+    expect(paid.status).toBe(201);
+    await eventually(async () => (await consumed('payment:created', 'ours')) === before + 1);
+    expect((await stack.service.stores.orders.get(order.id))?.paidBy).toBeNull();
+    const charges = stack.stripe.chargeAttempts().length;
+    const again = await pay(user, order.id);
+    expect(again.status).toBe(409);
+    expect(again.body.errors[0].code).toBe('order_already_paid');
+    expect(stack.stripe.chargeAttempts()).toHaveLength(charges);
   });
 });
