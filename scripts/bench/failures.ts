@@ -54,3 +54,15 @@ export function explainFailure(headline: string, failures: Failures, serviceOutp
   parts.push(...lines.slice(-30).map((l) => `  ${l.slice(0, 2000)}`));
   return parts.join('\n');
 }
+
+/** A check after the run failed: what the service logged (at --log-level), its first and last lines. */
+export function explainCheck(headline: string, serviceOutput: string): string {
+  const lines = serviceOutput.split('\n').filter(Boolean);
+  const shown =
+    lines.length <= 40 ? lines : [...lines.slice(0, 20), `  ... ${lines.length - 40} more ...`, ...lines.slice(-20)];
+  return [
+    headline,
+    `the service logged ${lines.length} lines (at --log-level, warn unless given):`,
+    ...shown.map((l) => `  ${l.slice(0, 2000)}`),
+  ].join('\n');
+}

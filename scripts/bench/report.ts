@@ -23,6 +23,8 @@ export interface Run {
   levels: Level[];
   /** From the last answer at the last level until the outbox held nothing. */
   outboxDrainSeconds: number;
+  /** From the last answer at the last level until every stored payment read succeeded. */
+  projectedSeconds: number;
   /** GET /api/payments, when payments were stored before the run. */
   lists?: ListCase[];
   profile?: string;
@@ -158,8 +160,16 @@ export function formatReport(r: Report): string {
     '',
     '### order:created replication and the outbox',
     '',
-    row(['store', 'stored', 'bare loop events/s', 'service events/s', 'ratio', 'outbox empty after the last answer']),
-    row(['---', '---:', '---:', '---:', '---:', '---:']),
+    row([
+      'store',
+      'stored',
+      'bare loop events/s',
+      'service events/s',
+      'ratio',
+      'outbox empty after the last answer',
+      'payments stored as succeeded',
+    ]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
     ...r.runs.map((run) =>
       row([
         run.store,
@@ -168,6 +178,7 @@ export function formatReport(r: Report): string {
         fixed(run.replication.service),
         fixed(run.replication.service / run.replication.floor, 2),
         `${fixed(run.outboxDrainSeconds, 2)} s`,
+        `${fixed(run.projectedSeconds, 2)} s`,
       ]),
     ),
     '',
