@@ -23,7 +23,7 @@ import {
   type BusServer,
   type FerretStore,
 } from '../test/support/servers';
-import { explainCheck, explainFailure, failureCollector } from './bench/failures';
+import { explainFailure, failureCollector } from './bench/failures';
 import { startFloor, type Floor } from './bench/floor';
 import { measureLists } from './bench/lists';
 import { summarize } from './bench/profile';
@@ -139,7 +139,7 @@ async function allSucceeded(
     if (now > last) [last, movedAt] = [now, performance.now()];
     else if (performance.now() - movedAt > 30_000) {
       const headline = `bench: ${now} succeeded payments stored, expected ${expected}, none more in 30 s`;
-      throw new Error(explainCheck(headline, serviceOutput()));
+      throw new Error(explainFailure(headline, serviceOutput()));
     }
     if (interrupted) throw new Error('bench: stopped');
     await new Promise((r) => setTimeout(r, 500));
@@ -387,7 +387,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     const w = await serviceLevel(service.url, token, serviceOrders.splice(0, flags.warmup + 16), 8, flags.warmup);
     if (w.failed > 0) {
       throw new Error(
-        explainFailure(`bench: warm-up got ${JSON.stringify(w.statusCodes)}`, w.failures, service.output()),
+        explainFailure(`bench: warm-up got ${JSON.stringify(w.statusCodes)}`, service.output(), w.failures),
       );
     }
   }
@@ -412,8 +412,8 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
         throw new Error(
           explainFailure(
             `bench: FAILED at concurrency ${connections}: every payment must answer 2xx, got ${JSON.stringify(s.statusCodes)}`,
-            s.failures,
             service.output(),
+            s.failures,
           ),
         );
       }

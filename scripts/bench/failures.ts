@@ -41,28 +41,17 @@ export function failureCollector() {
 }
 export type Failures = ReturnType<typeof failureCollector>;
 
-export function explainFailure(headline: string, failures: Failures, serviceOutput: string): string {
+/** `failures` is absent when a check after the run failed rather than an answer. */
+export function explainFailure(headline: string, serviceOutput: string, failures?: Failures): string {
   const lines = serviceOutput.split('\n').filter(Boolean);
   const parts = [headline];
-  for (const a of failures.answers) {
+  for (const a of failures?.answers ?? []) {
     parts.push(`  ${a.status} ${a.body}`);
     const logged = a.requestId ? lines.filter((l) => l.includes(a.requestId as string)) : [];
     for (const l of logged.slice(-5)) parts.push(`    log: ${l.slice(0, 2000)}`);
   }
-  for (const e of failures.errors) parts.push(`  request error: ${e}`);
+  for (const e of failures?.errors ?? []) parts.push(`  request error: ${e}`);
   parts.push(`the service's last ${Math.min(30, lines.length)} log lines (at --log-level, warn unless given):`);
   parts.push(...lines.slice(-30).map((l) => `  ${l.slice(0, 2000)}`));
   return parts.join('\n');
-}
-
-/** A check after the run failed: what the service logged (at --log-level), its first and last lines. */
-export function explainCheck(headline: string, serviceOutput: string): string {
-  const lines = serviceOutput.split('\n').filter(Boolean);
-  const shown =
-    lines.length <= 40 ? lines : [...lines.slice(0, 20), `  ... ${lines.length - 40} more ...`, ...lines.slice(-20)];
-  return [
-    headline,
-    `the service logged ${lines.length} lines (at --log-level, warn unless given):`,
-    ...shown.map((l) => `  ${l.slice(0, 2000)}`),
-  ].join('\n');
 }
