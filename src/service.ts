@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { connectDb } from './db/connect';
 import { createDeadDeliveryStore } from './db/dead-deliveries';
 import { createDeadLetterStore } from './db/dead-letters';
+import { buildDueList } from './db/due';
 import { createIdempotencyStore } from './db/idempotency';
 import { createOrderStore } from './db/orders';
 import { createOutboxStore } from './db/outbox';
@@ -104,6 +105,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   };
   await Promise.all(Object.values(stores).map((s) => s.init()));
   await upgradeLegacyData(db.native, clock, log);
+  await buildDueList(db.native, log);
 
   const provider = instrumentProvider(opts.provider ?? createProvider(config.provider), metrics);
   const settleAfterMs = config.reconcile.afterMs;

@@ -11,3 +11,10 @@ export const COLLECTIONS = [
   'provider_events',
 ] as const;
 export type CollectionName = (typeof COLLECTIONS)[number];
+
+/**
+ * Derived from the collections above, so not in a backup: the service lists what is
+ * pending (db/due.ts) from the payments at its next start once a restore dropped it.
+ */
+export const DUE_COLLECTION = 'payments_due';
+export const DERIVED = [DUE_COLLECTION] as const;

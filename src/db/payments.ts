@@ -2,6 +2,8 @@ import { Schema, Types, type Connection } from 'mongoose';
 import { apply, PAYMENT_STATUSES, type Change, type Payment, type PaymentEvent } from '../domain/payment';
 import type { Clock, Payments } from '../domain/ports';
 import type { Logger } from '../log';
+import { DUE_COLLECTION } from './collections';
+import { createDueList } from './due';
 import { findById, insertOnce, updateById } from './writes';
 
 /** The payment as it stands: a projection of its changes, kept up to date by _id. */
@@ -65,13 +67,12 @@ const paymentSchema = new Schema<PaymentDoc>(
   },
   { collection: 'payments', versionKey: false },
 );
-// What MongoDB answers the lists and the reconciler from (FerretDB v1 reads the collection instead):
+// What MongoDB answers the lists from (FerretDB v1 reads the collection instead):
 // newest first, for everyone, for one user, in one status, and one order's payments.
 paymentSchema.index({ createdAt: -1, _id: -1 });
 paymentSchema.index({ userId: 1, createdAt: -1, _id: -1 });
 paymentSchema.index({ status: 1, createdAt: -1, _id: -1 });
 paymentSchema.index({ orderId: 1 });
-paymentSchema.index({ dueAt: 1 });
 
 const changeSchema = new Schema<ChangeDoc>(
   {
@@ -139,6 +140,7 @@ export interface Consequences {
  * are then dispatched and the projection brought up to date, without the caller
  * waiting. A writer that stopped before that is finished by the next one that
  * loads the payment (the reconciler does, for a payment still pending past its dueAt).
+ * What a change leaves pending is listed for the reconciler before the change (db/due.ts).
  */
 export function createPaymentStore(conn: Connection, deps: { consequences: Consequences; clock: Clock; log: Logger }) {
   const { consequences, clock } = deps;
@@ -149,6 +151,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const insertPayment = insertOnce(payments);
   const insertChange = insertOnce(changes);
   const updatePayment = updateById(payments);
+  const due = createDueList(conn.getClient().db(conn.name).collection(DUE_COLLECTION));
 
   // Everything but the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {
@@ -162,6 +165,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   // behind its changes is how the reconciler finds events a crash left undelivered.
   async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
     await consequences.dispatch(p, events);
+    if (p.dueAt === null) await due.clear(p.id, p.version);
     await project(p);
   }
 
@@ -197,10 +201,14 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       await Promise.all([Payments.init(), Changes.init()]);
     },
 
-    start: (p) => insertPayment(toDoc(p)),
+    async start(p) {
+      if (p.dueAt !== null) await due.add(p.id, p.version, p.dueAt, p.createdAt);
+      return insertPayment(toDoc(p));
+    },
 
     async record(change, after) {
       const { paymentId, ...rest } = change;
+      if (change.dueAt !== null) await due.add(paymentId, change.version, change.dueAt, change.at);
       const recorded = await insertChange({
         ...rest,
         _id: changeKey(paymentId, change.version),
@@ -225,17 +233,17 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       return p;
     },
 
-    async unsettled(limit) {
-      const docs = await payments
-        .find({ dueAt: { $ne: null } })
-        .sort({ dueAt: 1 })
-        .limit(limit)
-        .toArray();
-      return (docs as unknown as PaymentDoc[]).map(toPayment);
-    },
+    unsettled: (limit) => due.list(limit),
 
-    async postpone(id, dueAt) {
-      await updatePayment(new Types.ObjectId(id), { $set: { dueAt } });
+    postpone: (paymentId, dueAt) => due.postpone(paymentId, dueAt),
+
+    async reconciled(item, found) {
+      if (found === null) {
+        // Listed by a start that never stored its payment; sooner, the start may be under way.
+        if (clock.now().getTime() - item.since.getTime() > WRITER_GRACE_MS) await due.drop(item);
+      } else if (found.dueAt === null) {
+        await due.clear(found.id, found.version + 1);
+      }
     },
 
     async changes(paymentId) {

@@ -105,6 +105,19 @@ export function updateById(col: Collection): (id: unknown, update: Update) => Pr
   return (id, update) => send({ id, update });
 }
 
+/** Deletes documents addressed by _id alone; deleting one that is not there is no error. */
+export function deleteById(col: Collection): (id: unknown) => Promise<void> {
+  return grouped<unknown, void>(async (ids) => {
+    if (ids.length === 1) await col.deleteOne({ _id: ids[0] } as Filter);
+    else
+      await col.bulkWrite(
+        ids.map((id) => ({ deleteOne: { filter: { _id: id } as Filter } })),
+        { ordered: false },
+      );
+    return ids.map(() => ({ ok: true, value: undefined }));
+  }, MAX_UPDATES);
+}
+
 export async function findById<T>(col: Collection, id: unknown): Promise<T | null> {
   return (await col.findOne({ _id: id } as Filter)) as T | null;
 }

@@ -42,10 +42,26 @@ export interface Payments {
   record(change: Change, after: Payment): Promise<boolean>;
   /** The payment with every recorded change, also those not yet applied to its stored copy. */
   load(id: string): Promise<Payment | null>;
-  /** Payments with something pending (the charge, a refund), soonest due first: the reconciler's work. */
-  unsettled(limit: number): Promise<Payment[]>;
+  /** What is left pending (charges, refunds), soonest due first: the reconciler's work. */
+  unsettled(limit: number): Promise<Unsettled[]>;
   /** Leaves an unsettled payment until `dueAt` (after a failed attempt to settle it). */
-  postpone(id: string, dueAt: Date): Promise<void>;
+  postpone(paymentId: string, dueAt: Date): Promise<void>;
+  /**
+   * The reconciler looked at `item` and found the payment as `found` (null: never stored):
+   * once nothing of it is pending, it is no longer listed.
+   */
+  reconciled(item: Unsettled, found: Payment | null): Promise<void>;
+}
+
+/** Something of a payment left pending: its charge, or what a later change started (a refund). */
+export interface Unsettled {
+  paymentId: string;
+  /** The version that left it pending: 0, the payment's start, for its charge. */
+  version: number;
+  /** From when the reconciler may settle it. */
+  dueAt: Date;
+  /** When it started to be pending. */
+  since: Date;
 }
 
 export interface ChargeRequest {

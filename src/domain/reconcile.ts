@@ -1,5 +1,5 @@
 import { DeclinedError, InvalidInputError } from './errors';
-import type { Clock, Payments } from './ports';
+import type { Clock, Payments, Unsettled } from './ports';
 import type { Settle } from './settle';
 
 // The unsettled payments one pass looks at: far more than are ever unsettled at once.
@@ -28,30 +28,38 @@ export function createReconcile(deps: { payments: Payments; settle: Settle; cloc
     const now = clock.now();
     let settled = 0;
     const errors: unknown[] = [];
-    for (const p of unsettled) {
-      if (p.dueAt && p.dueAt > now) continue;
+    let oldestPending: Date | null = null;
+    // Version 0 is the payment's start: what it left pending is its charge.
+    const stillPending = (item: Unsettled) => {
+      if (item.version === 0 && (oldestPending === null || item.since < oldestPending)) oldestPending = item.since;
+    };
+    for (const item of unsettled) {
+      if (item.dueAt > now) {
+        stillPending(item);
+        continue;
+      }
       try {
-        let current = await payments.load(p.id);
+        let current = await payments.load(item.paymentId);
         if (current?.status === 'pending') current = await settle.settle(current);
         for (const r of current?.refunds.filter((x) => x.status === 'pending') ?? []) {
           current = await settle.refund(current as NonNullable<typeof current>, r.id);
         }
+        await payments.reconciled(item, current);
         settled++;
       } catch (err) {
+        // Settled as declined: recording that took it off the list.
         if (err instanceof DeclinedError || err instanceof InvalidInputError) {
           settled++;
           continue;
         }
         errors.push(err);
-        // Waits grow with the payment's age, so an outage is retried less and less often.
-        const age = now.getTime() - p.createdAt.getTime();
+        stillPending(item);
+        // Waits grow with how long it has been pending, so an outage is retried less and less often.
+        const age = now.getTime() - item.since.getTime();
         const wait = Math.min(Math.max(age / 2, deps.minRetryMs), MAX_RETRY_MS);
-        await payments.postpone(p.id, new Date(now.getTime() + wait));
+        await payments.postpone(item.paymentId, new Date(now.getTime() + wait));
       }
     }
-    const oldest = unsettled
-      .filter((p) => p.status === 'pending')
-      .reduce<Date | null>((o, p) => (o === null || p.createdAt < o ? p.createdAt : o), null);
-    return { settled, errors, oldestPending: oldest };
+    return { settled, errors, oldestPending };
   };
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
+import { DERIVED } from '../db/collections';
 import { connectDb } from '../db/connect';
 import { createLogger, type Logger } from '../log';
 import { loadToolConfig } from './tool-config';
@@ -51,6 +52,8 @@ export async function restore(opts: RestoreOptions): Promise<{ manifest: Manifes
     if (opts.drop) {
       for (const name of names) await dropIfExists(native, name);
     }
+    // Derived from what was there before: the service derives it again from what is restored.
+    for (const name of DERIVED) await dropIfExists(native, name);
     await insertAll(native, opts.file, opts.batchSize ?? 1000);
     const after = await countAll(native, names);
     const wrong = names.filter((n) => after[n] !== manifest.collections[n]);

@@ -1,3 +1,7 @@
+import { connectDb, type Db } from '../../src/db/connect';
+import { createPaymentStore } from '../../src/db/payments';
+import { apply, refundIdFor, requestRefund } from '../../src/domain/payment';
+import { createLogger } from '../../src/log';
 import { createStripeProvider } from '../../src/providers/stripe';
 import type { Service } from '../../src/service';
 import {
@@ -19,11 +23,13 @@ let a: Service;
 let b: Service;
 let peer: BusClient;
 let stripe: StripeProxy;
+let dbName: string;
 
 beforeAll(async () => {
   nats = await startNatsStreaming();
   stripe = await startStripeProxy(process.env.LOCALSTRIPE_URL as string);
   const db = uniqueName('reconciler');
+  dbName = db;
   const env = {
     STRIPE_API_BASE: stripe.url,
     PROVIDER_TIMEOUT_MS: '2000',
@@ -52,6 +58,22 @@ async function abandonedPayment() {
   return { order, payment };
 }
 
+/**
+ * The store of a replica that stops right after it records a change: what it records
+ * is in the database, and nothing it would do next (events, the stored copy) happens.
+ */
+async function stoppingReplica(): Promise<{ db: Db; payments: ReturnType<typeof createPaymentStore> }> {
+  const log = createLogger({ level: 'silent' });
+  const db = await connectDb(`${process.env.TEST_MONGO_URI}/${dbName}`, log, 10000);
+  const never = new Promise<void>(() => undefined);
+  const payments = createPaymentStore(db.connection, {
+    consequences: { dispatch: () => never },
+    clock: { now: () => new Date() },
+    log,
+  });
+  return { db, payments };
+}
+
 const eventsOf = async (orderId: string) =>
   ((await storedMessages(nats, 'payment:created')) as { orderId: string }[]).filter((e) => e.orderId === orderId);
 
@@ -75,6 +97,32 @@ describe('the reconciler', () => {
     expect(stripe.chargesMade().length - before).toBe(abandoned.length);
     await eventually(async () => (await a.outbox.backlog()) === 0);
     for (const { order } of abandoned) expect(await eventsOf(order.id)).toHaveLength(1);
+    // Settled, they are no longer listed: a pass costs what is unsettled, not what is stored.
+    await a.stores.payments.idle();
+    const ids = new Set(abandoned.map(({ payment }) => payment.id));
+    expect((await a.stores.payments.unsettled(1000)).filter((u) => ids.has(u.paymentId))).toEqual([]);
+  });
+
+  test('a refund recorded by a replica that stopped right after is settled by another', async () => {
+    const { payment } = await abandonedPayment();
+    await a.reconciler.runOnce();
+    const paid = await a.stores.payments.load(payment.id);
+    expect(paid?.status).toBe('succeeded');
+
+    const stopping = await stoppingReplica();
+    try {
+      const at = new Date(Date.now() - 60_000);
+      const refundId = refundIdFor(payment.id, paid!.version + 1);
+      const change = requestRefund(paid!, { refundId, reason: 'requested_by_customer', at, dueAt: at, amount: 500 });
+      expect(await stopping.payments.record(change, apply(paid!, change))).toBe(true);
+
+      await b.reconciler.runOnce();
+      const settled = await b.stores.payments.load(payment.id);
+      expect(settled).toMatchObject({ status: 'partially_refunded', amountRefunded: 500, dueAt: null });
+      expect(stripe.refundsMade().filter((r) => r.body.includes(refundId))).toHaveLength(1);
+    } finally {
+      await stopping.db.close();
+    }
   });
 
   test('a payment already charged is settled by asking under its original key, not charged again', async () => {
@@ -102,10 +150,10 @@ describe('the reconciler', () => {
       await a.reconciler.runOnce();
       const asked = stripe.chargeAttempts().filter((c) => c.body.includes(payment.id)).length;
       expect(asked).toBeGreaterThan(0);
-      const after = await a.stores.payments.load(payment.id);
-      expect(after?.status).toBe('pending');
+      expect((await a.stores.payments.load(payment.id))?.status).toBe('pending');
+      const listed = (await a.stores.payments.unsettled(1000)).filter((u) => u.paymentId === payment.id);
       // At least the reconcile interval, and about half the payment's age.
-      expect(after!.dueAt!.getTime()).toBeGreaterThan(Date.now() + 25_000);
+      expect(listed.map((u) => u.dueAt.getTime() > Date.now() + 25_000)).toEqual([true]);
       await a.reconciler.runOnce();
       expect(stripe.chargeAttempts().filter((c) => c.body.includes(payment.id))).toHaveLength(asked);
     } finally {

@@ -10,6 +10,8 @@ import {
   busClient,
   createOrder,
   eventually,
+  leftPending,
+  newId,
   newUser,
   sessionCookie,
   startTestService,
@@ -64,5 +66,24 @@ describe('a backup holds everything needed to resume', () => {
       return stored.length > 0 && stored;
     }, 15_000);
     expect(events).toEqual([expect.objectContaining({ id: paid.body.id, orderId: order.id })]);
+  });
+
+  test('a payment pending when the dump was taken is settled by a service started on the restore', async () => {
+    const db = uniqueName('resume_src');
+    const { service } = await startTestService({ nats, db });
+    const pending = await leftPending(service, { orderId: newId(), userId: newUser().id, amount: 1200 });
+    await service.stop();
+    const { file } = await backup({ uri: `${process.env.TEST_MONGO_URI}/${db}`, out: join(dir, 'pending'), log });
+
+    // Restored over a database a service ran on: what that service listed as pending goes with the rest.
+    const restoredDb = uniqueName('resume_dst');
+    const { service: earlier } = await startTestService({ nats, db: restoredDb });
+    await earlier.stop();
+    await restore({ uri: `${process.env.TEST_MONGO_URI}/${restoredDb}`, file, log, drop: true });
+
+    const { service: resumed } = await startTestService({ nats, db: restoredDb });
+    services.push(resumed);
+    await resumed.reconciler.runOnce();
+    expect(await resumed.stores.payments.load(pending.id)).toMatchObject({ status: 'succeeded', dueAt: null });
   });
 });
