@@ -6,7 +6,7 @@ import type { Config } from './config';
 import { connectDb } from './db/connect';
 import { createDeadDeliveryStore } from './db/dead-deliveries';
 import { createDeadLetterStore } from './db/dead-letters';
-import { buildDueList } from './db/due';
+import { buildDueList, createDueCheck } from './db/due';
 import { createIdempotencyStore } from './db/idempotency';
 import { createOrderStore } from './db/orders';
 import { createOutboxStore } from './db/outbox';
@@ -45,6 +45,8 @@ export interface ServiceOptions {
 
 // Expired idempotency keys are few and harmless: sweeping them (a scan on FerretDB) can wait.
 const SWEEP_EVERY_MS = 10 * 60 * 1000;
+// What the reconciler's list lacks is rare (a failed write): checking reads every payment on FerretDB.
+const DUE_CHECK_EVERY_MS = 60 * 60 * 1000;
 
 /**
  * Connects every dependency (failing after a bounded time), wires the doors
@@ -128,11 +130,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   );
   const reconciler = startReconciler({
     reconcile: createReconcile({ payments: stores.payments, settle, clock, minRetryMs: config.reconcile.intervalMs }),
-    sweepers: [(now) => stores.idempotency.sweep(now), (now) => stores.providerEvents.sweep(now)],
+    sweepers: [
+      { sweep: (now) => stores.idempotency.sweep(now), everyMs: SWEEP_EVERY_MS },
+      { sweep: (now) => stores.providerEvents.sweep(now), everyMs: SWEEP_EVERY_MS },
+      { sweep: createDueCheck(db.native, log), everyMs: DUE_CHECK_EVERY_MS },
+    ],
     clock,
     log,
     intervalMs: config.reconcile.intervalMs,
-    sweepEveryMs: SWEEP_EVERY_MS,
   });
   registerStateGauges(metrics, {
     outboxBacklog: () => outbox.backlog(),

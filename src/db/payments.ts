@@ -73,6 +73,8 @@ paymentSchema.index({ createdAt: -1, _id: -1 });
 paymentSchema.index({ userId: 1, createdAt: -1, _id: -1 });
 paymentSchema.index({ status: 1, createdAt: -1, _id: -1 });
 paymentSchema.index({ orderId: 1 });
+// The pending ones, for the check of the reconciler's list (db/due.ts).
+paymentSchema.index({ dueAt: 1 });
 
 const changeSchema = new Schema<ChangeDoc>(
   {
@@ -165,8 +167,8 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   // behind its changes is how the reconciler finds events a crash left undelivered.
   async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
     await consequences.dispatch(p, events);
-    if (p.dueAt === null) await due.clear(p.id, p.version);
     await project(p);
+    if (p.dueAt === null) await due.clear(p.id, p.version);
   }
 
   const completing = new Set<Promise<void>>();
@@ -202,8 +204,13 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     },
 
     async start(p) {
-      if (p.dueAt !== null) await due.add(p.id, p.version, p.dueAt, p.createdAt);
-      return insertPayment(toDoc(p));
+      // At once, not one after the other: a payment stored without its entry (that write failed)
+      // is listed by the periodic check (db/due.ts), and its charge is not asked for (this throws).
+      const [, started] = await Promise.all([
+        p.dueAt === null ? null : due.add(p.id, p.version, p.dueAt, p.createdAt),
+        insertPayment(toDoc(p)),
+      ]);
+      return started;
     },
 
     async record(change, after) {

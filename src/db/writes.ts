@@ -105,17 +105,16 @@ export function updateById(col: Collection): (id: unknown, update: Update) => Pr
   return (id, update) => send({ id, update });
 }
 
-/** Deletes documents addressed by _id alone; deleting one that is not there is no error. */
-export function deleteById(col: Collection): (id: unknown) => Promise<void> {
+/**
+ * Deletes documents by _id; deleting one that is not there is no error. Alone, a
+ * document goes by `{_id}`; several go in one `$in` statement, which FerretDB v1
+ * answers by reading the collection: for small collections only.
+ */
+export function deleteFromSmallById(col: Collection): (id: unknown) => Promise<void> {
   return grouped<unknown, void>(async (ids) => {
-    if (ids.length === 1) await col.deleteOne({ _id: ids[0] } as Filter);
-    else
-      await col.bulkWrite(
-        ids.map((id) => ({ deleteOne: { filter: { _id: id } as Filter } })),
-        { ordered: false },
-      );
+    await col.deleteMany((ids.length === 1 ? { _id: ids[0] } : { _id: { $in: ids } }) as Filter);
     return ids.map(() => ({ ok: true, value: undefined }));
-  }, MAX_UPDATES);
+  }, MAX_INSERTS);
 }
 
 export async function findById<T>(col: Collection, id: unknown): Promise<T | null> {

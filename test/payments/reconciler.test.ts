@@ -125,6 +125,13 @@ describe('the reconciler', () => {
     }
   });
 
+  test('a pending payment the list lacks (its entry was not written) is found by the check and settled', async () => {
+    const { payment } = await abandonedPayment();
+    await a.db.native.collection('payments_due').deleteOne({ _id: `${payment.id}:0` as never });
+    await b.reconciler.runOnce();
+    expect(await b.stores.payments.load(payment.id)).toMatchObject({ status: 'succeeded', dueAt: null });
+  });
+
   test('a payment already charged is settled by asking under its original key, not charged again', async () => {
     const { payment } = await abandonedPayment();
     // The dead replica's charge reached the provider before it died.
