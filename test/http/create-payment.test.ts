@@ -138,4 +138,19 @@ describe('POST /api/payments', () => {
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ errors: [{ message: 'Not found', code: 'route_not_found' }] });
   });
+
+  test("paid orders leave nothing on the reconciler's list, one at a time or many at once", async () => {
+    const user = newUser();
+    const orders = await Promise.all(
+      Array.from({ length: 12 }, () => createOrder(stack.peer, stack.service, { userId: user.id })),
+    );
+    const first = await post(sessionCookie(user)).send({ token: 'tok_visa', orderId: orders[0]!.id });
+    const rest = await Promise.all(
+      orders.slice(1).map((o) => post(sessionCookie(user)).send({ token: 'tok_visa', orderId: o.id })),
+    );
+    expect([first, ...rest].map((r) => r.status)).toEqual(orders.map(() => 201));
+    await stack.service.stores.payments.idle();
+    const ids = new Set([first, ...rest].map((r) => r.body.id as string));
+    expect((await stack.service.stores.payments.unsettled(1000)).filter((u) => ids.has(u.paymentId))).toEqual([]);
+  });
 });
