@@ -2,7 +2,7 @@ import mongoose, { Types } from 'mongoose';
 import type { Unsettled } from '../domain/ports';
 import type { Logger } from '../log';
 import { DUE_COLLECTION } from './collections';
-import { deleteFromSmallById, insertOnce, type Collection } from './writes';
+import { insertOnce, type Collection } from './writes';
 
 // Built once the list is complete: without it, the list is built from the payments at start.
 const COMPLETE_INDEX = 'dueAt_1';
@@ -26,9 +26,35 @@ interface DueDoc {
 
 const keyOf = (paymentId: string, version: number) => `${paymentId}:${version}`;
 
-export function createDueList(col: Collection) {
+// Entries that are done are deleted together, once a second: one statement for many. Deleted
+// with each payment, on SQLite (one writer at a time), they cost a commit per payment.
+const CLEAR_EVERY_MS = 1000;
+const MAX_IDS = 500;
+
+export function createDueList(col: Collection, log: Logger) {
+  const entries = col as unknown as mongoose.mongo.Collection<DueDoc>;
   const insert = insertOnce(col);
-  const remove = deleteFromSmallById(col);
+  let done: string[] = [];
+  let timer: NodeJS.Timeout | null = null;
+
+  async function deleteDone(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const ids = done;
+    done = [];
+    for (let i = 0; i < ids.length; i += MAX_IDS) {
+      // FerretDB v1 reads the collection for `$in`: this one stays small.
+      await entries.deleteMany({ _id: { $in: ids.slice(i, i + MAX_IDS) } });
+    }
+  }
+
+  function remove(ids: string[]): void {
+    done.push(...ids);
+    timer ??= setTimeout(() => {
+      // What is not deleted stays listed until the reconciler looks at it again.
+      deleteDone().catch((err: unknown) => log.warn({ err }, 'could not delete settled entries of the due list'));
+    }, CLEAR_EVERY_MS).unref();
+  }
 
   return {
     /** False when that version was listed already (by a writer that lost the race for it, or a check). */
@@ -44,16 +70,19 @@ export function createDueList(col: Collection) {
     },
 
     /** Nothing of the payment is pending at `version`: every entry of an earlier version goes. */
-    async clear(paymentId: string, version: number): Promise<void> {
-      await Promise.all(Array.from({ length: version }, (_, v) => remove(keyOf(paymentId, v))));
+    clear(paymentId: string, version: number): void {
+      remove(Array.from({ length: version }, (_, v) => keyOf(paymentId, v)));
     },
 
-    async drop(item: Unsettled): Promise<void> {
-      await remove(keyOf(item.paymentId, item.version));
+    drop(item: Unsettled): void {
+      remove([keyOf(item.paymentId, item.version)]);
     },
+
+    /** Deletes now what is done. */
+    flush: deleteDone,
 
     async list(limit: number): Promise<Unsettled[]> {
-      const docs = (await col.find({}).sort({ dueAt: 1 }).limit(limit).toArray()) as unknown as DueDoc[];
+      const docs = await entries.find({}).sort({ dueAt: 1 }).limit(limit).toArray();
       return docs.map((d) => ({
         paymentId: d.paymentId.toHexString(),
         version: d.version,
@@ -63,7 +92,7 @@ export function createDueList(col: Collection) {
     },
 
     async postpone(paymentId: string, dueAt: Date): Promise<void> {
-      await col.updateMany({ paymentId: new Types.ObjectId(paymentId) }, { $set: { dueAt } });
+      await entries.updateMany({ paymentId: new Types.ObjectId(paymentId) }, { $set: { dueAt } });
     },
   };
 }
@@ -103,7 +132,9 @@ export async function buildDueList(db: mongoose.mongo.Db, log: Logger): Promise<
   const col = db.collection(DUE_COLLECTION);
   const indexes = await col.indexes().catch(() => []);
   if (indexes.some((i) => i.name === COMPLETE_INDEX)) return;
-  const listed = await listPending(db, createDueList(col), { changes: true });
+  const due = createDueList(col, log);
+  const listed = await listPending(db, due, { changes: true });
+  await due.flush();
   // The MongoDB index the reconciler reads in order; on FerretDB, the sign that the list is whole.
   await col.createIndex({ dueAt: 1 }, { name: COMPLETE_INDEX });
   if (listed > 0) log.warn({ listed }, 'listed the pending payments of data written without the due list');
@@ -115,7 +146,7 @@ export async function buildDueList(db: mongoose.mongo.Db, log: Logger): Promise<
  * started during a rolling upgrade.
  */
 export function createDueCheck(db: mongoose.mongo.Db, log: Logger) {
-  const due = createDueList(db.collection(DUE_COLLECTION));
+  const due = createDueList(db.collection(DUE_COLLECTION), log);
   return async function checkDueList(): Promise<number> {
     const listed = await listPending(db, due, { changes: false });
     // Mostly payments settled while the check read them; their entries go at the reconciler's look.

@@ -153,7 +153,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const insertPayment = insertOnce(payments);
   const insertChange = insertOnce(changes);
   const updatePayment = updateById(payments);
-  const due = createDueList(conn.getClient().db(conn.name).collection(DUE_COLLECTION));
+  const due = createDueList(conn.getClient().db(conn.name).collection(DUE_COLLECTION), deps.log);
 
   // Everything but the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {
@@ -168,7 +168,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
     await consequences.dispatch(p, events);
     await project(p);
-    if (p.dueAt === null) await due.clear(p.id, p.version);
+    if (p.dueAt === null) due.clear(p.id, p.version);
   }
 
   const completing = new Set<Promise<void>>();
@@ -191,13 +191,14 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const store: Payments & {
     models: { Payments: typeof Payments; Changes: typeof Changes };
     init(): Promise<void>;
-    /** Resolves once the consequences of every change recorded so far are done. */
+    /** Resolves once the consequences of every change recorded so far are done (and written). */
     idle(): Promise<void>;
     changes(paymentId: string): Promise<Change[]>;
   } = {
     models: { Payments, Changes },
     async idle() {
       while (completing.size > 0) await Promise.all(completing);
+      await due.flush();
     },
     async init() {
       await Promise.all([Payments.init(), Changes.init()]);
@@ -247,9 +248,9 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     async reconciled(item, found) {
       if (found === null) {
         // Listed by a start that never stored its payment; sooner, the start may be under way.
-        if (clock.now().getTime() - item.since.getTime() > WRITER_GRACE_MS) await due.drop(item);
+        if (clock.now().getTime() - item.since.getTime() > WRITER_GRACE_MS) due.drop(item);
       } else if (found.dueAt === null) {
-        await due.clear(found.id, found.version + 1);
+        due.clear(found.id, found.version + 1);
       }
     },
 
