@@ -37,23 +37,25 @@ export function createDueList(col: Collection, log: Logger) {
   let done: string[] = [];
   let timer: NodeJS.Timeout | null = null;
 
+  // What is not deleted stays listed until the reconciler looks at it again: a failure is logged, not thrown.
   async function deleteDone(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = null;
     const ids = done;
     done = [];
-    for (let i = 0; i < ids.length; i += MAX_IDS) {
-      // FerretDB v1 reads the collection for `$in`: this one stays small.
-      await entries.deleteMany({ _id: { $in: ids.slice(i, i + MAX_IDS) } });
+    try {
+      for (let i = 0; i < ids.length; i += MAX_IDS) {
+        // FerretDB v1 reads the collection for `$in`: this one stays small.
+        await entries.deleteMany({ _id: { $in: ids.slice(i, i + MAX_IDS) } });
+      }
+    } catch (err) {
+      log.warn({ err }, 'could not delete settled entries of the due list');
     }
   }
 
   function remove(ids: string[]): void {
     done.push(...ids);
-    timer ??= setTimeout(() => {
-      // What is not deleted stays listed until the reconciler looks at it again.
-      deleteDone().catch((err: unknown) => log.warn({ err }, 'could not delete settled entries of the due list'));
-    }, CLEAR_EVERY_MS).unref();
+    timer ??= setTimeout(() => void deleteDone(), CLEAR_EVERY_MS).unref();
   }
 
   return {
