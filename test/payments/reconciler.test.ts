@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import { connectDb, type Db } from '../../src/db/connect';
 import { createPaymentStore } from '../../src/db/payments';
 import { apply, refundIdFor, requestRefund } from '../../src/domain/payment';
@@ -9,6 +10,7 @@ import {
   createOrder,
   eventually,
   leftPending,
+  newId,
   newUser,
   startTestService,
   uniqueName,
@@ -130,6 +132,17 @@ describe('the reconciler', () => {
     await a.db.native.collection('payments_due').deleteOne({ _id: `${payment.id}:0` as never });
     await b.reconciler.runOnce();
     expect(await b.stores.payments.load(payment.id)).toMatchObject({ status: 'succeeded', dueAt: null });
+  });
+
+  test('an entry whose payment was never stored (its start failed after writing it) goes at the first look', async () => {
+    const id = newId();
+    const at = new Date(Date.now() - 60_000);
+    const entry = { _id: `${id}:0`, paymentId: new Types.ObjectId(id), version: 0, dueAt: at, since: at };
+    await a.db.native.collection('payments_due').insertOne(entry as never);
+    await a.reconciler.runOnce();
+    await a.stores.payments.idle();
+    expect((await a.stores.payments.unsettled(1000)).filter((u) => u.paymentId === id)).toEqual([]);
+    expect(await a.stores.payments.load(id)).toBeNull();
   });
 
   test('a payment already charged is settled by asking under its original key, not charged again', async () => {
