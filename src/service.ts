@@ -6,7 +6,6 @@ import type { Config } from './config';
 import { connectDb } from './db/connect';
 import { createDeadDeliveryStore } from './db/dead-deliveries';
 import { createDeadLetterStore } from './db/dead-letters';
-import { buildDueList, createDueCheck } from './db/due';
 import { createIdempotencyStore } from './db/idempotency';
 import { createOrderStore } from './db/orders';
 import { createOutboxStore } from './db/outbox';
@@ -107,7 +106,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   };
   await Promise.all(Object.values(stores).map((s) => s.init()));
   await upgradeLegacyData(db.native, clock, log);
-  await buildDueList(db.native, log);
+  await stores.payments.due.buildIfMissing();
 
   const provider = instrumentProvider(opts.provider ?? createProvider(config.provider), metrics);
   const settleAfterMs = config.reconcile.afterMs;
@@ -133,7 +132,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     sweepers: [
       { sweep: (now) => stores.idempotency.sweep(now), everyMs: SWEEP_EVERY_MS },
       { sweep: (now) => stores.providerEvents.sweep(now), everyMs: SWEEP_EVERY_MS },
-      { sweep: createDueCheck(db.native, log), everyMs: DUE_CHECK_EVERY_MS },
+      { sweep: () => stores.payments.due.check(), everyMs: DUE_CHECK_EVERY_MS },
     ],
     clock,
     log,

@@ -2,7 +2,7 @@ import mongoose, { Types } from 'mongoose';
 import type { Unsettled } from '../domain/ports';
 import type { Logger } from '../log';
 import { DUE_COLLECTION } from './collections';
-import { insertOnce, type Collection } from './writes';
+import { insertOnce } from './writes';
 
 // Built once the list is complete: without it, the list is built from the payments at start.
 const COMPLETE_INDEX = 'dueAt_1';
@@ -31,7 +31,8 @@ const keyOf = (paymentId: string, version: number) => `${paymentId}:${version}`;
 const CLEAR_EVERY_MS = 1000;
 const MAX_IDS = 500;
 
-export function createDueList(col: Collection, log: Logger) {
+export function createDueList(db: mongoose.mongo.Db, log: Logger) {
+  const col = db.collection(DUE_COLLECTION);
   const entries = col as unknown as mongoose.mongo.Collection<DueDoc>;
   const insert = insertOnce(col);
   let done: string[] = [];
@@ -58,18 +59,43 @@ export function createDueList(col: Collection, log: Logger) {
     timer ??= setTimeout(() => void deleteDone(), CLEAR_EVERY_MS).unref();
   }
 
+  /**
+   * Lists every payment whose stored copy says it is pending, and, with `changes`,
+   * every change that left something pending (one whose writer stopped before
+   * updating the copy). Reads whole collections: at start, and now and then.
+   */
+  async function listPending(opts: { changes: boolean }): Promise<number> {
+    let listed = 0;
+    const payments = db
+      .collection('payments')
+      .find({ dueAt: { $ne: null } }, { projection: { version: 1, dueAt: 1, createdAt: 1 } });
+    for await (const p of payments) {
+      if (await add(String(p._id), p.version as number, p.dueAt as Date, p.createdAt as Date)) listed++;
+    }
+    if (!opts.changes) return listed;
+    const changes = db
+      .collection('payment_changes')
+      .find({ dueAt: { $ne: null } }, { projection: { paymentId: 1, version: 1, dueAt: 1, at: 1 } });
+    for await (const c of changes) {
+      if (await add(String(c.paymentId), c.version as number, c.dueAt as Date, c.at as Date)) listed++;
+    }
+    return listed;
+  }
+
+  /** False when that version was listed already (by a writer that lost the race for it, or a check). */
+  function add(paymentId: string, version: number, dueAt: Date, since: Date): Promise<boolean> {
+    const doc: DueDoc = {
+      _id: keyOf(paymentId, version),
+      paymentId: new Types.ObjectId(paymentId),
+      version,
+      dueAt,
+      since,
+    };
+    return insert(doc);
+  }
+
   return {
-    /** False when that version was listed already (by a writer that lost the race for it, or a check). */
-    async add(paymentId: string, version: number, dueAt: Date, since: Date): Promise<boolean> {
-      const doc: DueDoc = {
-        _id: keyOf(paymentId, version),
-        paymentId: new Types.ObjectId(paymentId),
-        version,
-        dueAt,
-        since,
-      };
-      return insert(doc);
-    },
+    add,
 
     /** Nothing of the payment is pending at `version`: every entry of an earlier version goes. */
     clear(paymentId: string, version: number): void {
@@ -96,63 +122,31 @@ export function createDueList(col: Collection, log: Logger) {
     async postpone(paymentId: string, dueAt: Date): Promise<void> {
       await entries.updateMany({ paymentId: new Types.ObjectId(paymentId) }, { $set: { dueAt } });
     },
-  };
-}
 
-export type DueList = ReturnType<typeof createDueList>;
+    /**
+     * Lists what is pending in data written without the list: by the version before it,
+     * or restored from a backup (the list is not in backups: a restore drops it). Runs
+     * at start, before the service takes work; entries of versions already settled are
+     * dropped by the reconciler's first look.
+     */
+    async buildIfMissing(): Promise<void> {
+      const indexes = await col.indexes().catch(() => []);
+      if (indexes.some((i) => i.name === COMPLETE_INDEX)) return;
+      const listed = await listPending({ changes: true });
+      // The MongoDB index the reconciler reads in order; on FerretDB, the sign that the list is whole.
+      await col.createIndex({ dueAt: 1 }, { name: COMPLETE_INDEX });
+      if (listed > 0) log.warn({ listed }, 'listed the pending payments of data written without the due list');
+    },
 
-/**
- * Lists every payment whose stored copy says it is pending, and, with `changes`,
- * every change that left something pending (one whose writer stopped before
- * updating the copy). Reads whole collections: at start, and now and then.
- */
-async function listPending(db: mongoose.mongo.Db, due: DueList, opts: { changes: boolean }): Promise<number> {
-  let listed = 0;
-  const payments = db
-    .collection('payments')
-    .find({ dueAt: { $ne: null } }, { projection: { version: 1, dueAt: 1, createdAt: 1 } });
-  for await (const p of payments) {
-    if (await due.add(String(p._id), p.version as number, p.dueAt as Date, p.createdAt as Date)) listed++;
-  }
-  if (!opts.changes) return listed;
-  const changes = db
-    .collection('payment_changes')
-    .find({ dueAt: { $ne: null } }, { projection: { paymentId: 1, version: 1, dueAt: 1, at: 1 } });
-  for await (const c of changes) {
-    if (await due.add(String(c.paymentId), c.version as number, c.dueAt as Date, c.at as Date)) listed++;
-  }
-  return listed;
-}
-
-/**
- * Lists what is pending in data written without the list: by the version before it,
- * or restored from a backup (the list is not in backups: a restore drops it). Runs
- * at start, before the service takes work; entries of versions already settled are
- * dropped by the reconciler's first look.
- */
-export async function buildDueList(db: mongoose.mongo.Db, log: Logger): Promise<void> {
-  const col = db.collection(DUE_COLLECTION);
-  const indexes = await col.indexes().catch(() => []);
-  if (indexes.some((i) => i.name === COMPLETE_INDEX)) return;
-  const due = createDueList(col, log);
-  const listed = await listPending(db, due, { changes: true });
-  await due.flush();
-  // The MongoDB index the reconciler reads in order; on FerretDB, the sign that the list is whole.
-  await col.createIndex({ dueAt: 1 }, { name: COMPLETE_INDEX });
-  if (listed > 0) log.warn({ listed }, 'listed the pending payments of data written without the due list');
-}
-
-/**
- * Lists a pending payment the list lacks: one whose start stored the payment but not
- * its entry (the two go at once), or one a replica of the version before the list
- * started during a rolling upgrade.
- */
-export function createDueCheck(db: mongoose.mongo.Db, log: Logger) {
-  const due = createDueList(db.collection(DUE_COLLECTION), log);
-  return async function checkDueList(): Promise<number> {
-    const listed = await listPending(db, due, { changes: false });
-    // Mostly payments settled while the check read them; their entries go at the reconciler's look.
-    if (listed > 0) log.info({ listed }, 'listed pending payments the due list lacked');
-    return listed;
+    /**
+     * Lists a pending payment the list lacks: one whose start stored the payment but not
+     * its entry (the two go at once), or one a replica of the version before the list
+     * started during a rolling upgrade.
+     */
+    async check(): Promise<void> {
+      const listed = await listPending({ changes: false });
+      // Mostly payments settled while the check read them; their entries go at the reconciler's look.
+      if (listed > 0) log.info({ listed }, 'listed pending payments the due list lacked');
+    },
   };
 }

@@ -2,7 +2,6 @@ import { Schema, Types, type Connection } from 'mongoose';
 import { apply, PAYMENT_STATUSES, type Change, type Payment, type PaymentEvent } from '../domain/payment';
 import type { Clock, Payments } from '../domain/ports';
 import type { Logger } from '../log';
-import { DUE_COLLECTION } from './collections';
 import { createDueList } from './due';
 import { findById, insertOnce, updateById } from './writes';
 
@@ -153,7 +152,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const insertPayment = insertOnce(payments);
   const insertChange = insertOnce(changes);
   const updatePayment = updateById(payments);
-  const due = createDueList(conn.getClient().db(conn.name).collection(DUE_COLLECTION), deps.log);
+  const due = createDueList(conn.getClient().db(conn.name), deps.log);
 
   // Everything but the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {
@@ -190,12 +189,15 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
 
   const store: Payments & {
     models: { Payments: typeof Payments; Changes: typeof Changes };
+    /** What the reconciler must look at (db/due.ts). */
+    due: typeof due;
     init(): Promise<void>;
     /** Resolves once the consequences of every change recorded so far are done (and written). */
     idle(): Promise<void>;
     changes(paymentId: string): Promise<Change[]>;
   } = {
     models: { Payments, Changes },
+    due,
     async idle() {
       while (completing.size > 0) await Promise.all(completing);
       await due.flush();
