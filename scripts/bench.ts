@@ -323,6 +323,8 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
       PORT: String(await freePort()),
       JWT_KEY: jwtKey,
       MONGO_URI: mongoUri,
+      // Configured for the store, as an operator would: SQLite takes one writer at a time.
+      MONGO_WRITES_IN_FLIGHT: store === 'sqlite' ? '1' : '0',
       ...nats.env,
       NATS_CLIENT_ID: 'payments-bench',
       PAYMENT_PROVIDER: 'stripe',

@@ -43,6 +43,8 @@ const schema = z.object({
   ADMIN_USER_IDS: z.string().default(''),
   MONGO_URI: optionalText,
   MONGO_URL: optionalText,
+  // 1 on a store that takes one writer at a time (FerretDB on SQLite); 0: no limit (MongoDB).
+  MONGO_WRITES_IN_FLIGHT: z.coerce.number().int().min(0).default(0),
   BUS: z.enum(['stan', 'jetstream', 'kafka']).default('stan'),
   // Required by the transport that uses them: see crossKeyIssues.
   NATS_URL: optionalText.pipe(z.string().url().optional()),
@@ -237,6 +239,7 @@ function toConfig(env: z.infer<typeof schema>) {
         .filter(Boolean),
     ),
     mongoUri: (env.MONGO_URI ?? env.MONGO_URL) as string,
+    mongoWritesInFlight: env.MONGO_WRITES_IN_FLIGHT,
     ...toBus(env),
     provider: {
       kind: env.PAYMENT_PROVIDER,

@@ -56,7 +56,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   const clock = opts.clock ?? { now: () => new Date() };
   const metrics = createMetrics();
 
-  const db = await connectDb(config.mongoUri, log, config.bootTimeoutMs);
+  const db = await connectDb(config.mongoUri, log, config.bootTimeoutMs, config.mongoWritesInFlight);
   const bus = await connectBus(config, log, config.bootTimeoutMs).catch(async (err: unknown) => {
     await db.close();
     throw err;

@@ -44,6 +44,8 @@ export async function startDemoStack(opts: { provider: DemoProvider; port: numbe
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
         JWT_KEY: jwtKey,
         MONGO_URI: `${mongo.url}/payments`,
+        // FerretDB on SQLite takes one writer at a time.
+        MONGO_WRITES_IN_FLIGHT: '1',
         NATS_URL: bus.url,
         NATS_CLUSTER_ID: bus.clusterId,
         NATS_CLIENT_ID: 'payments-demo',

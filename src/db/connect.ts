@@ -1,6 +1,7 @@
 import mongoose from 'mongoose';
 import type { Logger } from '../log';
 import { retry } from '../retry';
+import { limitWrites } from './writes';
 
 export interface Db {
   connection: mongoose.Connection;
@@ -10,8 +11,11 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** Connects with backoff for at most `timeoutMs`, then gives up: the service never serves without its database. */
-export async function connectDb(uri: string, log: Logger, timeoutMs: number): Promise<Db> {
+/**
+ * Connects with backoff for at most `timeoutMs`, then gives up: the service never serves without its
+ * database. `writesInFlight` caps the write commands its stores have in flight at once (0: no cap).
+ */
+export async function connectDb(uri: string, log: Logger, timeoutMs: number, writesInFlight = 0): Promise<Db> {
   const connection = await retry(
     async () => {
       // Several short attempts inside the boot window, each logged, rather than one long wait.
@@ -28,7 +32,8 @@ export async function connectDb(uri: string, log: Logger, timeoutMs: number): Pr
     },
     { timeoutMs, onRetry: (err, wait) => log.warn({ err, wait }, 'MongoDB not reachable yet, retrying') },
   );
-  log.info({ db: connection.name }, 'connected to MongoDB');
+  limitWrites(connection, writesInFlight);
+  log.info({ db: connection.name, writesInFlight }, 'connected to MongoDB');
   return {
     connection,
     native: connection.getClient().db(connection.name),

@@ -1,6 +1,6 @@
 import { Schema, type Connection } from 'mongoose';
 import type { OutboxMessage } from './outbox';
-import { findById, insertOnce } from './writes';
+import { findById, insertOnce, laneOf } from './writes';
 
 /** A message the outbox gave up on, kept whole, out of the outbox, until an admin sends it again. */
 export interface DeadDelivery {
@@ -63,7 +63,7 @@ export const messageOf = (d: DeadDelivery): OutboxMessage => ({
 export function createDeadDeliveryStore(conn: Connection) {
   const Model = conn.model<DeadDeliveryDoc>('DeadDelivery', schema);
   const col = conn.getClient().db(conn.name).collection('dead_deliveries');
-  const insert = insertOnce(col);
+  const insert = insertOnce(col, laneOf(conn));
   return {
     init: async () => void (await Model.init()),
     /** Keeps a delivery given up on; one already kept under its id stays as it is. */

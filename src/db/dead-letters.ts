@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { findById, insertOnce } from './writes';
+import { findById, insertOnce, laneOf } from './writes';
 
 /** A message the service gave up on, kept whole so that it can be read, fixed and replayed. */
 export interface DeadLetter {
@@ -36,7 +36,7 @@ const toDeadLetter = ({ _id, ...rest }: DeadLetterDoc): DeadLetter => ({ ...rest
 export function createDeadLetterStore(conn: Connection) {
   const Model = conn.model<DeadLetterDoc>('DeadLetter', schema);
   const col = conn.getClient().db(conn.name).collection('dead_letters');
-  const insert = insertOnce(col);
+  const insert = insertOnce(col, laneOf(conn));
   return {
     init: async () => void (await Model.init()),
     async park({ id, ...rest }: DeadLetter): Promise<void> {

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { findById, insertOnce, updateById } from './writes';
+import { findById, insertOnce, laneOf, updateById } from './writes';
 
 interface KeyDoc {
   _id: string;
@@ -38,8 +38,9 @@ export type BeginResult =
 export function createIdempotencyStore(conn: Connection, opts: { ttlMs: number; lockMs: number }) {
   const Model = conn.model<KeyDoc>('IdempotencyKey', keySchema);
   const keys = conn.getClient().db(conn.name).collection('idempotency_keys');
-  const insert = insertOnce(keys);
-  const update = updateById(keys);
+  const lane = laneOf(conn);
+  const insert = insertOnce(keys, lane);
+  const update = updateById(keys, lane);
 
   async function begin(id: string, requestHash: string, now: Date): Promise<BeginResult> {
     const lockedUntil = new Date(now.getTime() + opts.lockMs);

@@ -1,6 +1,6 @@
 import { Schema, Types, type Connection } from 'mongoose';
 import type { Order, Orders } from '../domain/ports';
-import { findById, insertOnce, updateById } from './writes';
+import { findById, insertOnce, laneOf, updateById } from './writes';
 
 interface OrderDoc extends Omit<Order, 'id'> {
   _id: Types.ObjectId;
@@ -25,8 +25,9 @@ const orderSchema = new Schema<OrderDoc>(
 export function createOrderStore(conn: Connection) {
   const Model = conn.model<OrderDoc>('Order', orderSchema);
   const orders = conn.getClient().db(conn.name).collection('orders');
-  const insert = insertOnce(orders);
-  const update = updateById(orders);
+  const lane = laneOf(conn);
+  const insert = insertOnce(orders, lane);
+  const update = updateById(orders, lane);
 
   const store: Orders & { init(): Promise<void> } = {
     init: async () => void (await Model.init()),

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { insertOnce, updateById } from './writes';
+import { insertOnce, laneOf, updateById } from './writes';
 
 /** A message to deliver to one destination (the bus, or one receiver of callbacks). */
 export interface OutboxMessage {
@@ -58,8 +58,9 @@ function toEntry({ _id, messageId, ...rest }: EntryDoc): OutboxEntry {
 export function createOutboxStore(conn: Connection) {
   const Model = conn.model<EntryDoc>('OutboxEntry', schema);
   const col = conn.getClient().db(conn.name).collection('outbox');
-  const insert = insertOnce(col);
-  const update = updateById(col);
+  const lane = laneOf(conn);
+  const insert = insertOnce(col, lane);
+  const update = updateById(col, lane);
   return {
     init: async () => void (await Model.init()),
     /** Adds entries and resolves with those it added: one already there (queued twice) stays as it is. */
@@ -79,7 +80,7 @@ export function createOutboxStore(conn: Connection) {
       return (docs as unknown as EntryDoc[]).map(toEntry);
     },
     async remove(entries: OutboxMessage[]): Promise<void> {
-      if (entries.length > 0) await col.deleteMany({ _id: { $in: entries.map(entryId) } } as never);
+      if (entries.length > 0) await lane.run(() => col.deleteMany({ _id: { $in: entries.map(entryId) } } as never));
     },
     async postpone(
       entry: OutboxMessage,

@@ -3,7 +3,7 @@ import { apply, PAYMENT_STATUSES, type Change, type Payment, type PaymentEvent }
 import type { Clock, Payments } from '../domain/ports';
 import type { Logger } from '../log';
 import { createDueList } from './due';
-import { findById, insertOnce, updateById } from './writes';
+import { findById, insertOnce, laneOf, updateById } from './writes';
 
 /** The payment as it stands: a projection of its changes, kept up to date by _id. */
 export interface PaymentDoc extends Omit<Payment, 'id' | 'orderId'> {
@@ -149,10 +149,11 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const Changes = conn.model<ChangeDoc>('PaymentChange', changeSchema);
   const payments = conn.getClient().db(conn.name).collection('payments');
   const changes = conn.getClient().db(conn.name).collection('payment_changes');
-  const insertPayment = insertOnce(payments);
-  const insertChange = insertOnce(changes);
-  const updatePayment = updateById(payments);
-  const due = createDueList(conn.getClient().db(conn.name), deps.log);
+  const lane = laneOf(conn);
+  const insertPayment = insertOnce(payments, lane);
+  const insertChange = insertOnce(changes, lane);
+  const updatePayment = updateById(payments, lane);
+  const due = createDueList(conn.getClient().db(conn.name), lane, deps.log);
 
   // Everything but the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { findById, insertOnce } from './writes';
+import { findById, insertOnce, laneOf } from './writes';
 
 interface ProviderEventDoc {
   /** The provider's event id: the provider sends an event again until it is answered 2xx. */
@@ -27,7 +27,7 @@ const KEEP_MS = 7 * 24 * 60 * 60 * 1000;
 export function createProviderEventStore(conn: Connection) {
   const Model = conn.model<ProviderEventDoc>('ProviderEvent', schema);
   const col = conn.getClient().db(conn.name).collection('provider_events');
-  const insert = insertOnce(col);
+  const insert = insertOnce(col, laneOf(conn));
   return {
     init: async () => void (await Model.init()),
     async handled(id: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import mongoose from 'mongoose';
+import mongoose, { type Connection } from 'mongoose';
 
 export type Collection = mongoose.mongo.Collection<mongoose.mongo.Document>;
 type Filter = mongoose.mongo.Filter<mongoose.mongo.Document>;
@@ -12,31 +12,80 @@ const MAX_INSERTS = 500;
 // that never comes, and every other command with it (seen: FerretDB hung). 16 stays far below.
 const MAX_UPDATES = 16;
 
+/** Runs a database's write commands, at most so many at a time. */
+export interface WriteLane {
+  run<T>(write: () => Promise<T>): Promise<T>;
+}
+
+const unlimited: WriteLane = { run: (write) => write() };
+
+/**
+ * At most `limit` write commands in flight (0: no limit). On a store with one
+ * writer at a time (FerretDB on SQLite), concurrent commands collide in its
+ * lock, and the losers sleep (1 ms, then 2, 5, 10 ...); waiting here instead,
+ * they go together in the next command.
+ */
+export function writeLane(limit: number): WriteLane {
+  if (limit === 0) return unlimited;
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run(write) {
+      if (running < limit) running++;
+      // A finishing write hands its place over.
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await write();
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else running--;
+      }
+    },
+  };
+}
+
+const lanes = new WeakMap<Connection, WriteLane>();
+
+/** Every store of the connection writes through one lane (db/connect.ts sets its limit). */
+export function limitWrites(conn: Connection, limit: number): void {
+  lanes.set(conn, writeLane(limit));
+}
+
+export function laneOf(conn: Connection): WriteLane {
+  return lanes.get(conn) ?? unlimited;
+}
+
 /**
  * Group commit: writes that arrive while the previous batch of a collection is
- * in flight go together in the next command. One request alone is sent at once;
+ * in flight (or waits for the lane) go together in the next command. One request alone is sent at once;
  * under load, one command carries many writes, and on FerretDB one SQLite
  * transaction commits them (measured: 8 inserts in one command cost a seventh of
  * 8 commands).
  */
-function grouped<I, O>(send: (items: I[]) => Promise<Outcome<O>[]>, max: number): (item: I) => Promise<O> {
-  let queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+function grouped<I, O>(
+  send: (items: I[]) => Promise<Outcome<O>[]>,
+  max: number,
+  lane: WriteLane,
+): (item: I) => Promise<O> {
+  const queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   let flushing = false;
-  async function flush() {
-    while (queue.length > 0) {
-      const batch = queue.slice(0, max);
-      queue = queue.slice(max);
-      try {
-        const outcomes = await send(batch.map((w) => w.item));
-        batch.forEach((w, i) => {
-          const o = outcomes[i] as Outcome<O>;
-          if (o.ok) w.resolve(o.value);
-          else w.reject(o.error);
-        });
-      } catch (err) {
-        for (const w of batch) w.reject(err);
-      }
+  // The batch is taken once the lane lets it go: what arrived while it waited goes too.
+  const sendBatch = async () => {
+    const batch = queue.splice(0, max);
+    try {
+      const outcomes = await send(batch.map((w) => w.item));
+      batch.forEach((w, i) => {
+        const o = outcomes[i] as Outcome<O>;
+        if (o.ok) w.resolve(o.value);
+        else w.reject(o.error);
+      });
+    } catch (err) {
+      for (const w of batch) w.reject(err);
     }
+  };
+  async function flush() {
+    while (queue.length > 0) await lane.run(sendBatch);
     flushing = false;
   }
   return (item) =>
@@ -68,40 +117,48 @@ export function isDuplicateKey(err: unknown): boolean {
  * one race-free decision both MongoDB and FerretDB v1 offer (FerretDB applies a
  * conditional update as a read, then a separate write).
  */
-export function insertOnce(col: Collection): (doc: mongoose.mongo.Document) => Promise<boolean> {
-  return grouped(async (docs) => {
-    try {
-      // The driver's bulk machinery costs more than its plain insert: alone, a document goes plainly.
-      if (docs.length === 1) await col.insertOne(docs[0] as mongoose.mongo.Document);
-      else await col.insertMany(docs, { ordered: false });
-      return docs.map(() => ({ ok: true, value: true }));
-    } catch (err) {
-      if (docs.length === 1 && isDuplicateKey(err)) return [{ ok: true, value: false }];
-      const byIndex = errorsByIndex(err, docs.length);
-      if (!byIndex) throw err;
-      return docs.map((_, i) => {
-        const e = byIndex.get(i);
-        if (!e) return { ok: true, value: true };
-        return isDuplicateKey(e) ? { ok: true, value: false } : { ok: false, error: err };
-      });
-    }
-  }, MAX_INSERTS);
+export function insertOnce(col: Collection, lane: WriteLane): (doc: mongoose.mongo.Document) => Promise<boolean> {
+  return grouped(
+    async (docs) => {
+      try {
+        // The driver's bulk machinery costs more than its plain insert: alone, a document goes plainly.
+        if (docs.length === 1) await col.insertOne(docs[0] as mongoose.mongo.Document);
+        else await col.insertMany(docs, { ordered: false });
+        return docs.map(() => ({ ok: true, value: true }));
+      } catch (err) {
+        if (docs.length === 1 && isDuplicateKey(err)) return [{ ok: true, value: false }];
+        const byIndex = errorsByIndex(err, docs.length);
+        if (!byIndex) throw err;
+        return docs.map((_, i) => {
+          const e = byIndex.get(i);
+          if (!e) return { ok: true, value: true };
+          return isDuplicateKey(e) ? { ok: true, value: false } : { ok: false, error: err };
+        });
+      }
+    },
+    MAX_INSERTS,
+    lane,
+  );
 }
 
 /** Applies updates addressed by _id alone (the only filter FerretDB serves from an index). */
-export function updateById(col: Collection): (id: unknown, update: Update) => Promise<void> {
-  const send = grouped<{ id: unknown; update: Update }, void>(async (items) => {
-    const ops = items.map(({ id, update }) => ({ updateOne: { filter: { _id: id } as Filter, update } }));
-    try {
-      if (items.length === 1) await col.updateOne(ops[0]!.updateOne.filter, ops[0]!.updateOne.update);
-      else await col.bulkWrite(ops, { ordered: false });
-      return items.map(() => ({ ok: true, value: undefined }));
-    } catch (err) {
-      const byIndex = errorsByIndex(err, items.length);
-      if (!byIndex) throw err;
-      return items.map((_, i) => (byIndex.has(i) ? { ok: false, error: err } : { ok: true, value: undefined }));
-    }
-  }, MAX_UPDATES);
+export function updateById(col: Collection, lane: WriteLane): (id: unknown, update: Update) => Promise<void> {
+  const send = grouped<{ id: unknown; update: Update }, void>(
+    async (items) => {
+      const ops = items.map(({ id, update }) => ({ updateOne: { filter: { _id: id } as Filter, update } }));
+      try {
+        if (items.length === 1) await col.updateOne(ops[0]!.updateOne.filter, ops[0]!.updateOne.update);
+        else await col.bulkWrite(ops, { ordered: false });
+        return items.map(() => ({ ok: true, value: undefined }));
+      } catch (err) {
+        const byIndex = errorsByIndex(err, items.length);
+        if (!byIndex) throw err;
+        return items.map((_, i) => (byIndex.has(i) ? { ok: false, error: err } : { ok: true, value: undefined }));
+      }
+    },
+    MAX_UPDATES,
+    lane,
+  );
   return (id, update) => send({ id, update });
 }
 

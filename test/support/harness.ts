@@ -44,6 +44,8 @@ export function testEnv(bus: BusServer, db: string, env: Record<string, string> 
     PORT: '0',
     JWT_KEY,
     MONGO_URI: `${process.env.TEST_MONGO_URI}/${db}`,
+    // As on FerretDB's SQLite handler, the tests' default store: every write goes through the lane.
+    MONGO_WRITES_IN_FLIGHT: '1',
     ...bus.env,
     NATS_CLIENT_ID: uniqueName('payments'),
     PAYMENT_PROVIDER: 'stripe',

@@ -1,0 +1,107 @@
+import mongoose from 'mongoose';
+import { createOrderStore } from '../../src/db/orders';
+import { createPaymentStore } from '../../src/db/payments';
+import { limitWrites } from '../../src/db/writes';
+import { paymentIdFor, start } from '../../src/domain/payment';
+import { createLogger } from '../../src/log';
+import { newId, uniqueName } from '../support/harness';
+
+const WRITES = new Set(['insert', 'update', 'delete']);
+const N = 20;
+
+/**
+ * A connection whose stores write through a lane of `limit`, watched from the driver: the most
+ * write commands it ever had in flight at once, and how many it sent.
+ */
+async function watched(limit: number) {
+  const conn = await mongoose
+    .createConnection(`${process.env.TEST_MONGO_URI}/${uniqueName('lane')}`, { monitorCommands: true })
+    .asPromise();
+  limitWrites(conn, limit);
+  const client = conn.getClient();
+  const open = new Set<number>();
+  const seen = { most: 0, sent: 0 };
+  client.on('commandStarted', (e) => {
+    if (!WRITES.has(e.commandName)) return;
+    open.add(e.requestId);
+    seen.sent++;
+    seen.most = Math.max(seen.most, open.size);
+  });
+  const done = (e: { requestId: number }) => open.delete(e.requestId);
+  client.on('commandSucceeded', done);
+  client.on('commandFailed', done);
+  return { conn, seen };
+}
+
+/** N orders and N payments at once: writes to three collections (orders, payments and the due list). */
+async function burst(conn: mongoose.Connection) {
+  const log = createLogger({ level: 'silent' });
+  const orders = createOrderStore(conn);
+  const payments = createPaymentStore(conn, {
+    consequences: { dispatch: async () => undefined },
+    clock: { now: () => new Date() },
+    log,
+  });
+  const at = new Date();
+  const ids = Array.from({ length: N }, () => newId());
+  const results = await Promise.all(
+    ids.flatMap((orderId) => [
+      orders.add({
+        id: orderId,
+        version: 0,
+        status: 'created',
+        userId: 'u1',
+        amount: 1500,
+        currency: 'usd',
+        attempt: 0,
+        paidBy: null,
+      }),
+      payments.start(
+        start({
+          id: paymentIdFor(orderId, 0),
+          orderId,
+          userId: 'u1',
+          amount: 1500,
+          currency: 'usd',
+          source: 'tok_visa',
+          requestKey: null,
+          at,
+          dueAt: new Date(at.getTime() + 60_000),
+        }),
+      ),
+    ]),
+  );
+  await payments.idle();
+  return { results, ids, orders, payments };
+}
+
+describe('writes through one lane (MONGO_WRITES_IN_FLIGHT)', () => {
+  test('with 1, writes to several collections at once never overlap, go together, and all land', async () => {
+    const { conn, seen } = await watched(1);
+    try {
+      const { results, ids, orders, payments } = await burst(conn);
+      expect(results.every(Boolean)).toBe(true);
+      for (const id of ids) {
+        expect(await orders.get(id)).toMatchObject({ id, status: 'created' });
+        expect(await payments.load(paymentIdFor(id, 0))).toMatchObject({ status: 'pending', version: 0 });
+      }
+      expect((await payments.unsettled(1000)).length).toBe(N);
+      expect(seen.most).toBe(1);
+      // 3 * N documents in far fewer commands: what waited for the lane went together.
+      expect(seen.sent).toBeLessThan(N);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('with 0 (no limit), the same writes overlap', async () => {
+    const { conn, seen } = await watched(0);
+    try {
+      const { results } = await burst(conn);
+      expect(results.every(Boolean)).toBe(true);
+      expect(seen.most).toBeGreaterThan(1);
+    } finally {
+      await conn.close();
+    }
+  });
+});
