@@ -58,10 +58,10 @@ export function laneOf(conn: Connection): WriteLane {
 
 /**
  * Group commit: writes that arrive while the previous batch of a collection is
- * in flight (or waits for the lane) go together in the next command. One request alone is sent at once;
- * under load, one command carries many writes, and on FerretDB one SQLite
- * transaction commits them (measured: 8 inserts in one command cost a seventh of
- * 8 commands).
+ * in flight, or waits for the lane, go together in the next command. One request
+ * alone is sent at once; under load, one command carries many writes, and on
+ * FerretDB one SQLite transaction commits them (measured: 8 inserts in one
+ * command cost a seventh of 8 commands).
  */
 function grouped<I, O>(
   send: (items: I[]) => Promise<Outcome<O>[]>,
