@@ -9,8 +9,11 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 const MAX_INSERTS = 500;
 // FerretDB v1 keeps each statement's read open until a whole update command ends, one SQLite
 // connection each, from a pool of 100: an update of 100 statements waits for a connection
-// that never comes, and every other command with it (seen: FerretDB hung). 16 stays far below.
-const MAX_UPDATES = 16;
+// that never comes, and every other command with it (seen: FerretDB hung). It also commits
+// each statement on its own, so an update command holds the write lane for as many commits:
+// small ones let the inserts that requests wait for go in between (32 clients on SQLite:
+// a fifth to a half more payments/s than with 16).
+const MAX_UPDATES = 4;
 
 /** Runs a database's write commands, at most so many at a time. */
 export interface WriteLane {
