@@ -2,7 +2,7 @@ import mongoose, { Types } from 'mongoose';
 import type { Unsettled } from '../domain/ports';
 import type { Logger } from '../log';
 import { DUE_COLLECTION } from './collections';
-import { insertOnce, type WriteLane } from './writes';
+import { deleteFromSmallById, insertOnce, type WriteLane } from './writes';
 
 // Built once the list is complete: without it, the list is built from the payments at start.
 const COMPLETE_INDEX = 'dueAt_1';
@@ -29,12 +29,12 @@ const keyOf = (paymentId: string, version: number) => `${paymentId}:${version}`;
 // Entries that are done are deleted together, once a second: one statement for many. Deleted
 // with each payment, on SQLite (one writer at a time), they cost a commit per payment.
 const CLEAR_EVERY_MS = 1000;
-const MAX_IDS = 500;
 
 export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logger) {
   const col = db.collection(DUE_COLLECTION);
   const entries = col as unknown as mongoose.mongo.Collection<DueDoc>;
   const insert = insertOnce(col, lane);
+  const deleteEntry = deleteFromSmallById(col, lane);
   let done: string[] = [];
   let timer: NodeJS.Timeout | null = null;
 
@@ -45,11 +45,7 @@ export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logge
     const ids = done;
     done = [];
     try {
-      for (let i = 0; i < ids.length; i += MAX_IDS) {
-        // FerretDB v1 reads the collection for `$in`: this one stays small.
-        const batch = ids.slice(i, i + MAX_IDS);
-        await lane.run(() => entries.deleteMany({ _id: { $in: batch } }));
-      }
+      await Promise.all(ids.map(deleteEntry));
     } catch (err) {
       log.warn({ err }, 'could not delete settled entries of the due list');
     }

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from 'mongoose';
-import { insertOnce, laneOf, updateById } from './writes';
+import { deleteFromSmallById, insertOnce, laneOf, updateById } from './writes';
 
 /** A message to deliver to one destination (the bus, or one receiver of callbacks). */
 export interface OutboxMessage {
@@ -61,6 +61,7 @@ export function createOutboxStore(conn: Connection) {
   const lane = laneOf(conn);
   const insert = insertOnce(col, lane);
   const update = updateById(col, lane);
+  const deleteEntry = deleteFromSmallById(col, lane);
   return {
     init: async () => void (await Model.init()),
     /** Adds entries and resolves with those it added: one already there (queued twice) stays as it is. */
@@ -80,7 +81,7 @@ export function createOutboxStore(conn: Connection) {
       return (docs as unknown as EntryDoc[]).map(toEntry);
     },
     async remove(entries: OutboxMessage[]): Promise<void> {
-      if (entries.length > 0) await lane.run(() => col.deleteMany({ _id: { $in: entries.map(entryId) } } as never));
+      await Promise.all(entries.map((e) => deleteEntry(entryId(e))));
     },
     async postpone(
       entry: OutboxMessage,

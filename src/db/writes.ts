@@ -165,6 +165,22 @@ export function updateById(col: Collection, lane: WriteLane): (id: unknown, upda
   return (id, update) => send({ id, update });
 }
 
+/**
+ * Deletes documents by _id; deleting one that is not there is no error. Alone, a
+ * document goes by `{_id}`; several go in one `$in` statement, which FerretDB v1
+ * answers by reading the collection: for small collections only.
+ */
+export function deleteFromSmallById(col: Collection, lane: WriteLane): (id: unknown) => Promise<void> {
+  return grouped<unknown, void>(
+    async (ids) => {
+      await col.deleteMany((ids.length === 1 ? { _id: ids[0] } : { _id: { $in: ids } }) as Filter);
+      return ids.map(() => ({ ok: true, value: undefined }));
+    },
+    MAX_INSERTS,
+    lane,
+  );
+}
+
 export async function findById<T>(col: Collection, id: unknown): Promise<T | null> {
   return (await col.findOne({ _id: id } as Filter)) as T | null;
 }
