@@ -1,5 +1,11 @@
+/** Payments not settled yet: a payment is stored here when it starts, and in `payments` once settled (db/payments.ts). */
+export const PENDING_COLLECTION = 'payments_pending';
+
 /** Every collection the service writes, and so everything a backup must hold for a restore to resume. */
 export const COLLECTIONS = [
+  // Read before the payments: a payment leaves it only once it is in the payments, so a
+  // dump taken while one moves holds it in either collection, or in both (db/payments.ts).
+  PENDING_COLLECTION,
   'payments',
   'payment_changes',
   'orders',

@@ -1,15 +1,18 @@
 import mongoose, { Types } from 'mongoose';
 import type { Unsettled } from '../domain/ports';
 import type { Logger } from '../log';
-import { DUE_COLLECTION } from './collections';
-import { deleteFromSmallById, insertOnce, type WriteLane } from './writes';
+import { DUE_COLLECTION, PENDING_COLLECTION } from './collections';
+import { deleteFromSmallById, insertOnce, updateById, type WriteLane } from './writes';
 
 // Built once the list is complete: without it, the list is built from the payments at start.
 const COMPLETE_INDEX = 'dueAt_1';
 
 /**
- * What the reconciler must look at: one entry for each change that left something
- * of a payment pending (the start, a refund, a void), keyed `<paymentId>:<version>`.
+ * What the reconciler must look at: every payment still in the pending payments
+ * (its start left its charge pending; db/payments.ts), and one entry for each
+ * later change that left something of a payment pending (a refund, a void),
+ * keyed `<paymentId>:<version>`; the version before the pending payments wrote
+ * such an entry for a start too.
  * An entry is written before its change, so a writer that stops after the change
  * leaves it listed, and goes once a later version has nothing pending. The list
  * holds what is in flight, so reading it costs the same with any number of
@@ -33,27 +36,35 @@ const CLEAR_EVERY_MS = 1000;
 export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logger) {
   const col = db.collection(DUE_COLLECTION);
   const entries = col as unknown as mongoose.mongo.Collection<DueDoc>;
+  const pending = db.collection(PENDING_COLLECTION);
   const insert = insertOnce(col, lane);
   const deleteEntry = deleteFromSmallById(col, lane);
+  const deletePending = deleteFromSmallById(pending, lane);
+  const updatePending = updateById(pending, lane);
   let done: string[] = [];
+  let donePending: Types.ObjectId[] = [];
   let timer: NodeJS.Timeout | null = null;
 
   // What is not deleted stays listed until the reconciler looks at it again: a failure is logged, not thrown.
   async function deleteDone(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = null;
-    const ids = done;
-    done = [];
+    const [ids, pendingIds] = [done, donePending];
+    [done, donePending] = [[], []];
     try {
-      await Promise.all(ids.map(deleteEntry));
+      await Promise.all([...ids.map(deleteEntry), ...pendingIds.map(deletePending)]);
     } catch (err) {
       log.warn({ err }, 'could not delete settled entries of the due list');
     }
   }
 
+  function later(): void {
+    timer ??= setTimeout(() => void deleteDone(), CLEAR_EVERY_MS).unref();
+  }
+
   function remove(ids: string[]): void {
     done.push(...ids);
-    timer ??= setTimeout(() => void deleteDone(), CLEAR_EVERY_MS).unref();
+    later();
   }
 
   /**
@@ -103,21 +114,47 @@ export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logge
       remove([keyOf(item.paymentId, item.version)]);
     },
 
+    /** The payment is in the payments now: its pending copy goes. */
+    unlistPending(paymentId: string): void {
+      donePending.push(new Types.ObjectId(paymentId));
+      later();
+    },
+
     /** Deletes now what is done. */
     flush: deleteDone,
 
     async list(limit: number): Promise<Unsettled[]> {
-      const docs = await entries.find({}).sort({ dueAt: 1 }).limit(limit).toArray();
-      return docs.map((d) => ({
-        paymentId: d.paymentId.toHexString(),
-        version: d.version,
-        dueAt: d.dueAt,
-        since: d.since,
-      }));
+      const [listed, started] = await Promise.all([
+        entries.find({}).sort({ dueAt: 1 }).limit(limit).toArray(),
+        pending
+          .find({}, { projection: { dueAt: 1, createdAt: 1 } })
+          .sort({ dueAt: 1 })
+          .limit(limit)
+          .toArray(),
+      ]);
+      const all: Unsettled[] = [
+        ...listed.map((d) => ({
+          paymentId: d.paymentId.toHexString(),
+          version: d.version,
+          dueAt: d.dueAt,
+          since: d.since,
+        })),
+        ...started.map((d) => ({
+          paymentId: String(d._id),
+          version: 0,
+          dueAt: d.dueAt as Date,
+          since: d.createdAt as Date,
+        })),
+      ];
+      return all.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime()).slice(0, limit);
     },
 
     async postpone(paymentId: string, dueAt: Date): Promise<void> {
-      await entries.updateMany({ paymentId: new Types.ObjectId(paymentId) }, { $set: { dueAt } });
+      const id = new Types.ObjectId(paymentId);
+      await Promise.all([
+        entries.updateMany({ paymentId: id }, { $set: { dueAt } }),
+        updatePending(id, { $set: { dueAt } }),
+      ]);
     },
 
     /**
@@ -136,9 +173,8 @@ export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logge
     },
 
     /**
-     * Lists a pending payment the list lacks: one whose start stored the payment but not
-     * its entry (the two go at once), or one a replica of the version before the list
-     * started during a rolling upgrade.
+     * Lists a payment pending in the payments that the lists lack: one a replica of a
+     * version before the pending payments started during a rolling upgrade.
      */
     async check(): Promise<void> {
       const listed = await listPending({ changes: false });

@@ -2,6 +2,7 @@ import { Schema, Types, type Connection } from 'mongoose';
 import { apply, PAYMENT_STATUSES, type Change, type Payment, type PaymentEvent } from '../domain/payment';
 import type { Clock, Payments } from '../domain/ports';
 import type { Logger } from '../log';
+import { PENDING_COLLECTION } from './collections';
 import { createDueList } from './due';
 import { findById, insertOnce, laneOf, updateById } from './writes';
 
@@ -134,14 +135,19 @@ export interface Consequences {
 }
 
 /**
- * The payments repository: a payment starts with one insert (its id is the claim
- * on the order's attempt), and every later change is one insert keyed
- * `<paymentId>:<version>` that carries its events. That insert is the record:
- * once it is written the change has happened, and `record` returns. Its events
- * are then dispatched and the projection brought up to date, without the caller
- * waiting. A writer that stopped before that is finished by the next one that
- * loads the payment (the reconciler does, for a payment still pending past its dueAt).
- * What a change leaves pending is listed for the reconciler before the change (db/due.ts).
+ * The payments repository: a payment starts with one insert into the pending
+ * payments (its id is the claim on the order's attempt), and every later change
+ * is one insert keyed `<paymentId>:<version>` that carries its events. That
+ * insert is the record: once it is written the change has happened, and `record`
+ * returns. Its events are then dispatched and the projection brought up to date,
+ * without the caller waiting: the first change inserts the payment into the
+ * payments, and only then does it leave the pending ones. So a payment is
+ * written into `payments` once, settled, and not written again and again on its
+ * way (on FerretDB, each update is a commit of its own; inserts go many to a
+ * commit). A writer that stopped before that is finished by the next one that
+ * loads the payment (the reconciler does, for a payment still pending past its
+ * dueAt). What a change leaves pending is listed for the reconciler before the
+ * change (db/due.ts).
  */
 export function createPaymentStore(conn: Connection, deps: { consequences: Consequences; clock: Clock; log: Logger }) {
   const { consequences, clock } = deps;
@@ -149,14 +155,19 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const Changes = conn.model<ChangeDoc>('PaymentChange', changeSchema);
   const payments = conn.getClient().db(conn.name).collection('payments');
   const changes = conn.getClient().db(conn.name).collection('payment_changes');
+  const pending = conn.getClient().db(conn.name).collection(PENDING_COLLECTION);
   const lane = laneOf(conn);
+  const insertPending = insertOnce(pending, lane);
   const insertPayment = insertOnce(payments, lane);
   const insertChange = insertOnce(changes, lane);
   const updatePayment = updateById(payments, lane);
   const due = createDueList(conn.getClient().db(conn.name), lane, deps.log);
 
-  // Everything but the fields a payment is born with, so that applying a version twice is harmless.
+  // Inserted whole the first time (a settled payment holds no card token); then everything but
+  // the fields a payment is born with, so that applying a version twice is harmless.
   async function project(p: Payment): Promise<void> {
+    const { source, ...whole } = toDoc(p);
+    if (await insertPayment(source === null ? whole : { ...whole, source })) return;
     const { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dispute, dueAt } = p;
     const set = { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dispute, dueAt };
     const update = { $set: { ...set, history: p.history, updatedAt: p.updatedAt } };
@@ -169,6 +180,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     await consequences.dispatch(p, events);
     await project(p);
     if (p.dueAt === null) due.clear(p.id, p.version);
+    if (p.version === 1) due.unlistPending(p.id);
   }
 
   const completing = new Set<Promise<void>>();
@@ -208,13 +220,11 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     },
 
     async start(p) {
-      // At once, not one after the other: a payment stored without its entry (that write failed)
-      // is listed by the periodic check (db/due.ts), and its charge is not asked for (this throws).
-      const [, started] = await Promise.all([
-        p.dueAt === null ? null : due.add(p.id, p.version, p.dueAt, p.createdAt),
-        insertPayment(toDoc(p)),
-      ]);
-      return started;
+      if (!(await insertPending(toDoc(p)))) return false;
+      // A payment leaves the pending ones once settled: the attempt may have been taken long ago.
+      if (!(await findById(payments, new Types.ObjectId(p.id)))) return true;
+      due.unlistPending(p.id);
+      return false;
     },
 
     async record(change, after) {
@@ -232,7 +242,13 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
 
     async load(id) {
       if (!Types.ObjectId.isValid(id)) return null;
-      const d = await findById<PaymentDoc>(payments, new Types.ObjectId(id));
+      const _id = new Types.ObjectId(id);
+      // The stored copy first: a pending copy left behind (its deletion failed) is older than it.
+      // Then the pending one, then the stored again: a payment may move in between.
+      const d =
+        (await findById<PaymentDoc>(payments, _id)) ??
+        (await findById<PaymentDoc>(pending, _id)) ??
+        (await findById<PaymentDoc>(payments, _id));
       if (!d) return null;
       let p = toPayment(d);
       for (let next = await findChange(id, p.version + 1); next; next = await findChange(id, p.version + 1)) {
@@ -254,6 +270,10 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
         if (clock.now().getTime() - item.since.getTime() > WRITER_GRACE_MS) due.drop(item);
       } else if (found.dueAt === null) {
         due.clear(found.id, found.version + 1);
+        // Its pending copy goes once it is stored; until then its writer may be storing it now.
+        if (item.version === 0 && (await findById(payments, new Types.ObjectId(found.id)))) {
+          due.unlistPending(found.id);
+        }
       }
     },
 

@@ -30,7 +30,8 @@ import {
  * transactions nor snapshot reads, so a dump is not a point-in-time image of
  * the database. It is this: every document is written atomically and read
  * whole; payments are never deleted, only appended and moved forward through
- * their statuses; each collection is read along its _id index, in which an
+ * their statuses (a pending one leaves payments_pending, read first, only once
+ * it is in payments); each collection is read along its _id index, in which an
  * update never moves a document. So a dump taken while the service
  * runs holds every payment that existed when it started, each in a state it
  * really had at some moment of the run. Orders and idempotency keys are read

@@ -10,8 +10,9 @@ export const { EJSON } = mongoose.mongo.BSON;
 export type Document = mongoose.mongo.Document;
 
 /**
- * Read in the order db/collections.ts gives. Payments first: the collection the
- * law asks for is read closest to the start time. Their changes after them, so
+ * Read in the order db/collections.ts gives. Payments first (the pending ones, then
+ * the settled ones: a pending payment leaves its collection only once it is in the
+ * other): the collection the law asks for is read closest to the start time. Their changes after them, so
  * every change behind a dumped payment is in the dump. Orders after those: every
  * payment's order is older than the payment and orders are never deleted. The
  * outbox after the changes: every message of a dumped change that was not yet

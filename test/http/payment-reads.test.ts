@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { createOrder, newId, newUser, sessionCookie, useStack, type TestUser } from '../support/harness';
+import { createOrder, firstPayment, newId, newUser, sessionCookie, useStack, type TestUser } from '../support/harness';
 
 // The service's clock, moved forward between payments so that each has its own created time.
 let offsetMs = 0;
@@ -137,5 +137,36 @@ describe('GET /api/payments/:id', () => {
     expect((await get(`/api/payments/${id}`, sessionCookie(bob))).status).toBe(401);
     expect((await get(`/api/payments/${newId()}`, admin)).status).toBe(404);
     expect((await get('/api/payments/not-an-id', admin)).status).toBe(400);
+  });
+});
+
+describe('a payment not settled yet (its request stopped before the charge)', () => {
+  test('is read by its payer, listed, filtered and paged with the settled ones', async () => {
+    const order = await createOrder(stack.peer, stack.service, { userId: alice.id, price: 10 });
+    offsetMs += 2000;
+    const at = new Date(Date.now() + offsetMs);
+    // Not the reconciler's yet.
+    const dueAt = new Date(at.getTime() + 3_600_000);
+    const pending = firstPayment({ orderId: order.id, userId: alice.id, amount: 1000, at, dueAt });
+    expect(await stack.service.stores.payments.start(pending)).toBe(true);
+    const settled = newestFirst(alice);
+
+    const mine = await get(`/api/payments/${pending.id}`, sessionCookie(alice));
+    expect(mine.status).toBe(200);
+    expect(mine.body).toMatchObject({ id: pending.id, status: 'pending', amount: 1000 });
+    expect(JSON.stringify(mine.body)).not.toMatch(/tok_visa|source/);
+    const listed = await get('/api/payments', sessionCookie(alice));
+    expect(ids(listed)).toEqual([pending.id, ...settled]);
+    expect(listed.body.data[0]).toMatchObject({ status: 'pending' });
+    expect(JSON.stringify(listed.body)).not.toMatch(/tok_visa|source/);
+    expect(ids(await get(`/api/payments?status=pending&userId=${alice.id}`, admin))).toEqual([pending.id]);
+    expect(ids(await get(`/api/payments?orderId=${order.id}`, admin))).toEqual([pending.id]);
+
+    const first = await get('/api/payments?limit=1', sessionCookie(alice));
+    expect([ids(first), first.body.has_more]).toEqual([[pending.id], true]);
+    expect(ids(await get(`/api/payments?limit=2&starting_after=${pending.id}`, sessionCookie(alice)))).toEqual(
+      settled.slice(0, 2),
+    );
+    expect(ids(await get(`/api/payments?ending_before=${settled[0]}`, sessionCookie(alice)))).toEqual([pending.id]);
   });
 });

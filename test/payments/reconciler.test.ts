@@ -127,9 +127,13 @@ describe('the reconciler', () => {
     }
   });
 
-  test('a pending payment the list lacks (its entry was not written) is found by the check and settled', async () => {
+  test('a pending payment the list lacks (stored by the version before, its entry not written) is found by the check and settled', async () => {
     const { payment } = await abandonedPayment();
-    await a.db.native.collection('payments_due').deleteOne({ _id: `${payment.id}:0` as never });
+    // Where the version before the pending payments stored it: in the payments, pending.
+    const pending = a.db.native.collection('payments_pending');
+    const doc = await pending.findOne({ _id: new Types.ObjectId(payment.id) });
+    await a.db.native.collection('payments').insertOne(doc!);
+    await pending.deleteOne({ _id: doc!._id });
     await b.reconciler.runOnce();
     expect(await b.stores.payments.load(payment.id)).toMatchObject({ status: 'succeeded', dueAt: null });
   });

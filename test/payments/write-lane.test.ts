@@ -2,9 +2,9 @@ import mongoose from 'mongoose';
 import { createOrderStore } from '../../src/db/orders';
 import { createPaymentStore } from '../../src/db/payments';
 import { limitWrites } from '../../src/db/writes';
-import { paymentIdFor, start } from '../../src/domain/payment';
+import { paymentIdFor } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
-import { newId, uniqueName } from '../support/harness';
+import { firstPayment, newId, uniqueName } from '../support/harness';
 
 const WRITES = new Set(['insert', 'update', 'delete']);
 const N = 20;
@@ -33,7 +33,7 @@ async function watched(limit: number) {
   return { conn, seen };
 }
 
-/** N orders and N payments at once: writes to three collections (orders, payments and the due list). */
+/** N orders and N payments at once: writes to two collections (orders and the pending payments). */
 async function burst(conn: mongoose.Connection) {
   const log = createLogger({ level: 'silent' });
   const orders = createOrderStore(conn);
@@ -56,19 +56,7 @@ async function burst(conn: mongoose.Connection) {
         attempt: 0,
         paidBy: null,
       }),
-      payments.start(
-        start({
-          id: paymentIdFor(orderId, 0),
-          orderId,
-          userId: 'u1',
-          amount: 1500,
-          currency: 'usd',
-          source: 'tok_visa',
-          requestKey: null,
-          at,
-          dueAt: new Date(at.getTime() + 60_000),
-        }),
-      ),
+      payments.start(firstPayment({ orderId, userId: 'u1', amount: 1500, at, dueAt: new Date(at.getTime() + 60_000) })),
     ]),
   );
   await payments.idle();
@@ -87,7 +75,7 @@ describe('writes through one lane (MONGO_WRITES_IN_FLIGHT)', () => {
       }
       expect((await payments.unsettled(1000)).length).toBe(N);
       expect(seen.most).toBe(1);
-      // 3 * N documents in far fewer commands: what waited for the lane went together.
+      // 2 * N documents in far fewer commands: what waited for the lane went together.
       expect(seen.sent).toBeLessThan(N);
     } finally {
       await conn.close();

@@ -169,9 +169,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     // Settled: nothing pending, nothing left in the outbox; then count.
     const payments = conn.collection('payments');
+    const unsettled = async () =>
+      (await payments.countDocuments({ status: 'pending' })) +
+      (await conn.collection('payments_pending').countDocuments());
     const deadline = Date.now() + opts.settleMs;
     while (Date.now() < deadline) {
-      const pending = await payments.countDocuments({ status: 'pending' });
+      const pending = await unsettled();
       const backlog = await conn.collection('outbox').countDocuments();
       if (pending === 0 && backlog === 0) break;
       await sleep(250);
@@ -198,7 +201,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       chargedNotSucceeded: [...keysByOrder.keys()].filter((o) => !succeededOrders.has(o)).length,
       lostEvents: succeeded.filter((p) => !published.has(String(p._id))).length,
       duplicateMessages: [...copies.values()].reduce((n, c) => n + c - 1, 0),
-      stuckPending: all.filter((p) => p.status === 'pending').length,
+      // Settled payments leave the pending ones within a second: what is still there is stuck.
+      stuckPending: await unsettled(),
       not201,
       clientRetries,
     };

@@ -9,11 +9,14 @@ export async function readDb(name: string) {
   const db = conn.getClient().db(name);
   return {
     order: (id: string) => db.collection('orders').findOne({ _id: new Types.ObjectId(id) }),
-    payments: (orderId: string) =>
-      db
-        .collection('payments')
-        .find({ orderId: new Types.ObjectId(orderId) })
-        .toArray(),
+    /** Settled first: a payment being stored may be in both for a moment. */
+    async payments(orderId: string) {
+      const query = { orderId: new Types.ObjectId(orderId) };
+      const settled = await db.collection('payments').find(query).toArray();
+      const pending = await db.collection('payments_pending').find(query).toArray();
+      const ids = new Set(settled.map((p) => String(p._id)));
+      return [...settled, ...pending.filter((p) => !ids.has(String(p._id)))];
+    },
     backlog: () => db.collection('outbox').countDocuments(),
     close: () => conn.close(),
   };

@@ -166,12 +166,35 @@ async function stanPeer(
 
 /** The payments made for an order, as they stand (a test's question: the service never asks it). */
 export async function paymentsOf(service: Service, orderId: string): Promise<Payment[]> {
-  const docs = await service.db.native
-    .collection('payments')
-    .find({ orderId: new Types.ObjectId(orderId) })
-    .toArray();
-  const found = await Promise.all(docs.map((d) => service.stores.payments.load(String(d._id))));
+  const query = { orderId: new Types.ObjectId(orderId) };
+  const docs = await Promise.all(
+    ['payments_pending', 'payments'].map((c) => service.db.native.collection(c).find(query).toArray()),
+  );
+  const ids = new Set(docs.flat().map((d) => String(d._id)));
+  const found = await Promise.all([...ids].map((id) => service.stores.payments.load(id)));
   return found.filter((p): p is Payment => p !== null);
+}
+
+/** A new payment of an order's first attempt, in USD, started at `at` and due for the reconciler at `dueAt`. */
+export function firstPayment(fields: {
+  orderId: string;
+  userId: string;
+  amount: number;
+  source?: string;
+  at: Date;
+  dueAt: Date;
+}): Payment {
+  return start({
+    id: paymentIdFor(fields.orderId, 0),
+    orderId: fields.orderId,
+    userId: fields.userId,
+    amount: fields.amount,
+    currency: 'usd',
+    source: fields.source ?? 'tok_visa',
+    requestKey: null,
+    at: fields.at,
+    dueAt: fields.dueAt,
+  });
 }
 
 /**
@@ -183,17 +206,7 @@ export async function leftPending(
   fields: { orderId: string; userId: string; amount: number; source?: string; at?: Date },
 ): Promise<Payment> {
   const at = fields.at ?? new Date(Date.now() - 60_000);
-  const payment = start({
-    id: paymentIdFor(fields.orderId, 0),
-    orderId: fields.orderId,
-    userId: fields.userId,
-    amount: fields.amount,
-    currency: 'usd',
-    source: fields.source ?? 'tok_visa',
-    requestKey: null,
-    at,
-    dueAt: at,
-  });
+  const payment = firstPayment({ ...fields, at, dueAt: at });
   if (!(await service.stores.payments.start(payment))) throw new Error('the order was already held');
   return payment;
 }

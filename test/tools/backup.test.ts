@@ -191,7 +191,8 @@ describe('backup and restore of the payments collections', () => {
 
     expect(file).toMatch(/\/payments-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.jsonl\.gz$/);
     expect(manifest.collections).toEqual({
-      payments: 4,
+      payments_pending: 1, // started, not settled
+      payments: 3,
       payment_changes: 2,
       orders: 4,
       outbox: 4, // two events, each with its notification
@@ -251,7 +252,7 @@ describe('backup and restore of the payments collections', () => {
 
     await expect(restore({ uri: target.uri, file: forged, log })).rejects.toMatchObject({
       code: 'corrupt',
-      message: expect.stringContaining('holds 3 payments documents, the manifest says 4'),
+      message: expect.stringContaining('holds 0 payments_pending documents, the manifest says 1'),
     });
     expect(await target.native.listCollections().toArray()).toEqual([]);
   });

@@ -1,0 +1,104 @@
+import mongoose, { Types } from 'mongoose';
+import { createPaymentStore } from '../../src/db/payments';
+import { apply, succeed } from '../../src/domain/payment';
+import { createLogger } from '../../src/log';
+import { firstPayment, newId, uniqueName } from '../support/harness';
+
+/** A payment store on its own database, and every write command it sends, by collection. */
+async function watchedStore() {
+  const conn = await mongoose
+    .createConnection(`${process.env.TEST_MONGO_URI}/${uniqueName('stored')}`, { monitorCommands: true })
+    .asPromise();
+  const writes: { command: string; collection: string }[] = [];
+  conn.getClient().on('commandStarted', (e) => {
+    if (['insert', 'update', 'delete'].includes(e.commandName)) {
+      writes.push({ command: e.commandName, collection: String(e.command[e.commandName]) });
+    }
+  });
+  const dispatched: string[] = [];
+  const payments = createPaymentStore(conn, {
+    consequences: { dispatch: async (_p, events) => void dispatched.push(...events.map((e) => e.id)) },
+    clock: { now: () => new Date() },
+    log: createLogger({ level: 'silent' }),
+  });
+  const db = conn.getClient().db(conn.name);
+  return { conn, db, payments, writes, dispatched };
+}
+
+function started(orderId: string) {
+  const at = new Date();
+  return firstPayment({ orderId, userId: 'u1', amount: 1500, at, dueAt: new Date(at.getTime() + 60_000) });
+}
+
+describe('a payment is stored once, settled', () => {
+  test('from its start to its settled copy, the payments get one insert and no update', async () => {
+    const { conn, db, payments, writes, dispatched } = await watchedStore();
+    try {
+      const p = started(newId());
+      expect(await payments.start(p)).toBe(true);
+      expect(await payments.load(p.id)).toMatchObject({ status: 'pending', version: 0, source: 'tok_visa' });
+
+      const change = succeed(p, 'ch_1', new Date());
+      expect(await payments.record(change, apply(p, change))).toBe(true);
+      await payments.idle();
+
+      expect(writes.filter((w) => w.collection === 'payments')).toEqual([
+        { command: 'insert', collection: 'payments' },
+      ]);
+      const stored = await db.collection('payments').findOne({ _id: new Types.ObjectId(p.id) });
+      expect(stored).toMatchObject({ status: 'succeeded', version: 1, chargeId: 'ch_1', dueAt: null });
+      expect(stored).not.toHaveProperty('source');
+      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+      expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', version: 1, source: null });
+      expect(dispatched).toEqual(change.events.map((e) => e.id));
+      expect(await payments.unsettled(10)).toEqual([]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('the attempt of a payment that settled and left the pending ones cannot be started again', async () => {
+    const { conn, db, payments } = await watchedStore();
+    try {
+      const p = started(newId());
+      expect(await payments.start(p)).toBe(true);
+      const change = succeed(p, 'ch_2', new Date());
+      await payments.record(change, apply(p, change));
+      await payments.idle();
+      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+
+      expect(await payments.start(started(p.orderId as string))).toBe(false);
+      await payments.idle();
+      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+      expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', chargeId: 'ch_2' });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('a payment whose writer stopped after its change is moved by the next load past the grace', async () => {
+    const { conn, db, payments, dispatched } = await watchedStore();
+    try {
+      const at = new Date(Date.now() - 60_000);
+      const p = { ...started(newId()), createdAt: at, updatedAt: at };
+      expect(await payments.start(p)).toBe(true);
+      // Recorded straight into the changes, as by a writer that stopped before storing the payment.
+      const change = succeed(p, 'ch_3', at);
+      const { paymentId, ...rest } = change;
+      await db
+        .collection('payment_changes')
+        .insertOne({ ...rest, _id: `${p.id}:1` as never, paymentId: new Types.ObjectId(paymentId) });
+
+      expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', version: 1 });
+      await payments.idle();
+      expect(await db.collection('payments').findOne({ _id: new Types.ObjectId(p.id) })).toMatchObject({
+        status: 'succeeded',
+        version: 1,
+      });
+      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+      expect(dispatched).toEqual(change.events.map((e) => e.id));
+    } finally {
+      await conn.close();
+    }
+  });
+});
