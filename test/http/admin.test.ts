@@ -60,6 +60,10 @@ describe('GET /api/payments/admin/dead-letters', () => {
 
 describe('POST /api/payments/admin/dead-letters/:id/replay', () => {
   const path = '/api/payments/admin/dead-letters/{id}/replay';
+  // As an admin replays: with the bus connected (the service's readiness says so). A Kafka
+  // consumer that is still joining its group, on a loaded machine, leaves it unconnected for
+  // a few seconds after the start, and the route rightly answers 503 then.
+  beforeEach(() => eventually(async () => stack.service.bus.isConnected(), 30_000));
   const replay = (id: string, cookie = admin) =>
     app()
       .post(`/api/payments/admin/dead-letters/${encodeURIComponent(id)}/replay`)
