@@ -107,6 +107,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   await Promise.all(Object.values(stores).map((s) => s.init()));
   await upgradeLegacyData(db.native, clock, log);
   await stores.payments.due.buildIfMissing();
+  await stores.payments.recordStarts();
 
   const provider = instrumentProvider(opts.provider ?? createProvider(config.provider), metrics);
   const settleAfterMs = config.reconcile.afterMs;

@@ -99,6 +99,29 @@ const changeSchema = new Schema<ChangeDoc>(
 
 const changeKey = (paymentId: string, version: number) => `${paymentId}:${version}`;
 
+/**
+ * A payment's start, recorded as its version 0 among its changes: its id is the claim on
+ * the order's attempt, and unlike the pending copy it is never deleted. Reading the
+ * payments instead would cost a read on the way of every payment (on FerretDB's
+ * PostgreSQL handler, one that reads the whole collection).
+ */
+function startOf(id: Types.ObjectId, createdAt: Date, dueAt: Date | null) {
+  return {
+    _id: changeKey(id.toHexString(), 0),
+    paymentId: id,
+    version: 0,
+    at: createdAt,
+    kind: 'started',
+    status: 'pending',
+    dueAt,
+    events: [],
+  };
+}
+
+// On the pending payments, once every stored payment has its start recorded (the version
+// before recorded none); also MongoDB's index for the reconciler's read of them.
+const STARTS_RECORDED = 'dueAt_1';
+
 // How long the writer of a change has to queue its events and update the projection.
 const WRITER_GRACE_MS = 5000;
 
@@ -207,6 +230,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     init(): Promise<void>;
     /** Resolves once the consequences of every change recorded so far are done (and written). */
     idle(): Promise<void>;
+    recordStarts(): Promise<void>;
     changes(paymentId: string): Promise<Change[]>;
   } = {
     models: { Payments, Changes },
@@ -220,11 +244,34 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     },
 
     async start(p) {
+      // The pending copy first: of racing starts, one stores its own. A payment leaves the
+      // pending ones once settled, so its start record says whether the attempt was taken before.
       if (!(await insertPending(toDoc(p)))) return false;
-      // A payment leaves the pending ones once settled: the attempt may have been taken long ago.
-      if (!(await findById(payments, new Types.ObjectId(p.id)))) return true;
+      if (await insertChange(startOf(new Types.ObjectId(p.id), p.createdAt, p.dueAt))) return true;
       due.unlistPending(p.id);
       return false;
+    },
+
+    /**
+     * Records the start of every stored payment that has none, once: data of the
+     * version before, or restored from its backup. Runs at start, before the service takes work.
+     */
+    async recordStarts() {
+      const indexes = await pending.indexes().catch(() => []);
+      if (indexes.some((i) => i.name === STARTS_RECORDED)) return;
+      let recorded = 0;
+      let batch: Promise<boolean>[] = [];
+      const settle = async () => {
+        recorded += (await Promise.all(batch)).filter(Boolean).length;
+        batch = [];
+      };
+      for await (const d of payments.find({}, { projection: { createdAt: 1, dueAt: 1 } })) {
+        batch.push(insertChange(startOf(d._id as Types.ObjectId, d.createdAt as Date, null)));
+        if (batch.length === 500) await settle();
+      }
+      await settle();
+      await pending.createIndex({ dueAt: 1 }, { name: STARTS_RECORDED });
+      if (recorded > 0) deps.log.warn({ recorded }, 'recorded the starts of payments stored without them');
     },
 
     async record(change, after) {

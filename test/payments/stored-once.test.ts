@@ -10,10 +10,12 @@ async function watchedStore() {
     .createConnection(`${process.env.TEST_MONGO_URI}/${uniqueName('stored')}`, { monitorCommands: true })
     .asPromise();
   const writes: { command: string; collection: string }[] = [];
+  const reads: string[] = [];
   conn.getClient().on('commandStarted', (e) => {
     if (['insert', 'update', 'delete'].includes(e.commandName)) {
       writes.push({ command: e.commandName, collection: String(e.command[e.commandName]) });
     }
+    if (e.commandName === 'find') reads.push(String(e.command.find));
   });
   const dispatched: string[] = [];
   const payments = createPaymentStore(conn, {
@@ -22,7 +24,7 @@ async function watchedStore() {
     log: createLogger({ level: 'silent' }),
   });
   const db = conn.getClient().db(conn.name);
-  return { conn, db, payments, writes, dispatched };
+  return { conn, db, payments, writes, reads, dispatched };
 }
 
 function started(orderId: string) {
@@ -32,10 +34,16 @@ function started(orderId: string) {
 
 describe('a payment is stored once, settled', () => {
   test('from its start to its settled copy, the payments get one insert and no update', async () => {
-    const { conn, db, payments, writes, dispatched } = await watchedStore();
+    const { conn, db, payments, writes, reads, dispatched } = await watchedStore();
     try {
       const p = started(newId());
       expect(await payments.start(p)).toBe(true);
+      // The start reads nothing: its record among the changes is the claim that outlives the pending copy.
+      expect(reads).toEqual([]);
+      expect(writes).toEqual([
+        { command: 'insert', collection: 'payments_pending' },
+        { command: 'insert', collection: 'payment_changes' },
+      ]);
       expect(await payments.load(p.id)).toMatchObject({ status: 'pending', version: 0, source: 'tok_visa' });
 
       const change = succeed(p, 'ch_1', new Date());
@@ -97,6 +105,36 @@ describe('a payment is stored once, settled', () => {
       });
       expect(await db.collection('payments_pending').countDocuments()).toBe(0);
       expect(dispatched).toEqual(change.events.map((e) => e.id));
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('a payment stored by the version before (no start recorded) holds its attempt once starts are recorded', async () => {
+    const { conn, db, payments } = await watchedStore();
+    try {
+      const p = started(newId());
+      const { source: _source, ...failed } = { ...p, status: 'failed', version: 1, dueAt: null };
+      const { id, orderId, ...rest } = failed;
+      await db.collection('payments').insertOne({
+        ...rest,
+        _id: new Types.ObjectId(id),
+        orderId: new Types.ObjectId(orderId as string),
+      });
+
+      await payments.recordStarts();
+      expect(await db.collection('payment_changes').findOne({ _id: `${id}:0` as never })).toMatchObject({
+        version: 0,
+        kind: 'started',
+      });
+      expect(await payments.start(started(orderId as string))).toBe(false);
+      await payments.idle();
+      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+      expect(await payments.load(id)).toMatchObject({ status: 'failed' });
+      // Once: the next start of the service finds them recorded.
+      await db.collection('payment_changes').deleteOne({ _id: `${id}:0` as never });
+      await payments.recordStarts();
+      expect(await db.collection('payment_changes').countDocuments({ _id: `${id}:0` as never })).toBe(0);
     } finally {
       await conn.close();
     }

@@ -33,7 +33,7 @@ async function watched(limit: number) {
   return { conn, seen };
 }
 
-/** N orders and N payments at once: writes to two collections (orders and the pending payments). */
+/** N orders and N payments at once: writes to three collections (orders, the pending payments, their starts). */
 async function burst(conn: mongoose.Connection) {
   const log = createLogger({ level: 'silent' });
   const orders = createOrderStore(conn);
@@ -75,7 +75,7 @@ describe('writes through one lane (MONGO_WRITES_IN_FLIGHT)', () => {
       }
       expect((await payments.unsettled(1000)).length).toBe(N);
       expect(seen.most).toBe(1);
-      // 2 * N documents in far fewer commands: what waited for the lane went together.
+      // 3 * N documents in far fewer commands: what waited for the lane went together.
       expect(seen.sent).toBeLessThan(N);
     } finally {
       await conn.close();

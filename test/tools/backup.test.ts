@@ -193,7 +193,7 @@ describe('backup and restore of the payments collections', () => {
     expect(manifest.collections).toEqual({
       payments_pending: 1, // started, not settled
       payments: 3,
-      payment_changes: 2,
+      payment_changes: 5, // three starts and two later changes
       orders: 4,
       outbox: 4, // two events, each with its notification
       dead_deliveries: 1,
