@@ -292,10 +292,13 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       const _id = new Types.ObjectId(id);
       // The stored copy first: a pending copy left behind (its deletion failed) is older than it.
       // Then the pending one, then the stored again: a payment may move in between.
-      const d =
-        (await findById<PaymentDoc>(payments, _id)) ??
-        (await findById<PaymentDoc>(pending, _id)) ??
-        (await findById<PaymentDoc>(payments, _id));
+      let d = await findById<PaymentDoc>(payments, _id);
+      if (!d) {
+        const started = await findById<PaymentDoc>(pending, _id);
+        // A start that stopped between its two inserts left no record of it: made here, before anyone settles it.
+        if (started) await insertChange(startOf(_id, started.createdAt, started.dueAt));
+        d = started ?? (await findById<PaymentDoc>(payments, _id));
+      }
       if (!d) return null;
       let p = toPayment(d);
       for (let next = await findChange(id, p.version + 1); next; next = await findChange(id, p.version + 1)) {

@@ -139,4 +139,29 @@ describe('a payment is stored once, settled', () => {
       await conn.close();
     }
   });
+
+  test('a start that stopped between its pending copy and its record gets the record at the next load', async () => {
+    const { conn, db, payments } = await watchedStore();
+    try {
+      const p = started(newId());
+      const { id, orderId, ...rest } = p;
+      await db.collection('payments_pending').insertOne({
+        ...rest,
+        _id: new Types.ObjectId(id),
+        orderId: new Types.ObjectId(orderId as string),
+      });
+      expect(await db.collection('payment_changes').countDocuments()).toBe(0);
+
+      expect(await payments.load(id)).toMatchObject({ status: 'pending', source: 'tok_visa' });
+      expect(await db.collection('payment_changes').findOne({ _id: `${id}:0` as never })).toMatchObject({
+        kind: 'started',
+      });
+      const change = succeed(p, 'ch_4', new Date());
+      await payments.record(change, apply(p, change));
+      await payments.idle();
+      expect(await payments.start(started(orderId as string))).toBe(false);
+    } finally {
+      await conn.close();
+    }
+  });
 });
