@@ -202,8 +202,13 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
     await consequences.dispatch(p, events);
     await project(p);
-    if (p.dueAt === null) due.clear(p.id, p.version);
-    if (p.version === 1) due.unlistPending(p.id);
+    if (p.version === 1) {
+      // The start's entry is its pending copy (one the version before listed in the due list goes
+      // at the reconciler's look, which clears what it finds settled).
+      due.unlistPending(p.id);
+    } else if (p.dueAt === null) {
+      due.clear(p.id, p.version);
+    }
   }
 
   const completing = new Set<Promise<void>>();
