@@ -252,7 +252,11 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       // The pending copy first: of racing starts, one stores its own. A payment leaves the
       // pending ones once settled, so its start record says whether the attempt was taken before.
       if (!(await insertPending(toDoc(p)))) return false;
-      if (await insertChange(startOf(new Types.ObjectId(p.id), p.createdAt, p.dueAt))) return true;
+      const begun = startOf(new Types.ObjectId(p.id), p.createdAt, p.dueAt);
+      if (await insertChange(begun)) return true;
+      // Recorded already: for this start, by a load that found its pending copy first, or for one long ago.
+      const recorded = await findById<ChangeDoc>(changes, begun._id);
+      if (recorded?.at.getTime() === p.createdAt.getTime()) return true;
       due.unlistPending(p.id);
       return false;
     },

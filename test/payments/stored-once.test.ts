@@ -164,4 +164,21 @@ describe('a payment is stored once, settled', () => {
       await conn.close();
     }
   });
+
+  test('a start whose record a load made first (between its two inserts) still holds its attempt', async () => {
+    const { conn, db, payments } = await watchedStore();
+    try {
+      const p = started(newId());
+      // What a load leaves when it reads the pending copy before the start records itself.
+      const start = { _id: `${p.id}:0`, paymentId: new Types.ObjectId(p.id), version: 0, at: p.createdAt };
+      await db.collection('payment_changes').insertOne({ ...start, kind: 'started', status: 'pending' } as never);
+
+      expect(await payments.start(p)).toBe(true);
+      await payments.idle();
+      expect(await payments.load(p.id)).toMatchObject({ status: 'pending', source: 'tok_visa' });
+      expect((await payments.unsettled(10)).map((u) => u.paymentId)).toEqual([p.id]);
+    } finally {
+      await conn.close();
+    }
+  });
 });
