@@ -1,6 +1,6 @@
 import mongoose, { Types } from 'mongoose';
 import { createPaymentStore } from '../../src/db/payments';
-import { apply, succeed } from '../../src/domain/payment';
+import { apply, succeed, type Payment } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
 import { firstPayment, newId, uniqueName } from '../support/harness';
 
@@ -27,6 +27,18 @@ async function watchedStore() {
   return { conn, db, payments, writes, reads, dispatched };
 }
 
+let store: Awaited<ReturnType<typeof watchedStore>>;
+beforeEach(async () => {
+  store = await watchedStore();
+});
+afterEach(() => store.conn.close());
+
+/** A payment as this store keeps it, written straight to a collection (as an older version or a stopped writer left it). */
+function asStored(p: Payment, fields: Record<string, unknown> = {}) {
+  const { id, orderId, ...rest } = { ...p, ...fields };
+  return { ...rest, _id: new Types.ObjectId(id), orderId: new Types.ObjectId(orderId as string) };
+}
+
 function started(orderId: string) {
   const at = new Date();
   return firstPayment({ orderId, userId: 'u1', amount: 1500, at, dueAt: new Date(at.getTime() + 60_000) });
@@ -34,151 +46,117 @@ function started(orderId: string) {
 
 describe('a payment is stored once, settled', () => {
   test('from its start to its settled copy, the payments get one insert and no update', async () => {
-    const { conn, db, payments, writes, reads, dispatched } = await watchedStore();
-    try {
-      const p = started(newId());
-      expect(await payments.start(p)).toBe(true);
-      // The start reads nothing: its record among the changes is the claim that outlives the pending copy.
-      expect(reads).toEqual([]);
-      expect(writes).toEqual([
-        { command: 'insert', collection: 'payments_pending' },
-        { command: 'insert', collection: 'payment_changes' },
-      ]);
-      expect(await payments.load(p.id)).toMatchObject({ status: 'pending', version: 0, source: 'tok_visa' });
+    const { db, payments, writes, reads, dispatched } = store;
+    const p = started(newId());
+    expect(await payments.start(p)).toBe(true);
+    // The start reads nothing: its record among the changes is the claim that outlives the pending copy.
+    expect(reads).toEqual([]);
+    expect(writes).toEqual([
+      { command: 'insert', collection: 'payments_pending' },
+      { command: 'insert', collection: 'payment_changes' },
+    ]);
+    expect(await payments.load(p.id)).toMatchObject({ status: 'pending', version: 0, source: 'tok_visa' });
 
-      const change = succeed(p, 'ch_1', new Date());
-      expect(await payments.record(change, apply(p, change))).toBe(true);
-      await payments.idle();
+    const change = succeed(p, 'ch_1', new Date());
+    expect(await payments.record(change, apply(p, change))).toBe(true);
+    await payments.idle();
 
-      expect(writes.filter((w) => w.collection === 'payments')).toEqual([
-        { command: 'insert', collection: 'payments' },
-      ]);
-      const stored = await db.collection('payments').findOne({ _id: new Types.ObjectId(p.id) });
-      expect(stored).toMatchObject({ status: 'succeeded', version: 1, chargeId: 'ch_1', dueAt: null });
-      expect(stored).not.toHaveProperty('source');
-      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
-      expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', version: 1, source: null });
-      expect(dispatched).toEqual(change.events.map((e) => e.id));
-      expect(await payments.unsettled(10)).toEqual([]);
-    } finally {
-      await conn.close();
-    }
+    expect(writes.filter((w) => w.collection === 'payments')).toEqual([{ command: 'insert', collection: 'payments' }]);
+    const stored = await db.collection('payments').findOne({ _id: new Types.ObjectId(p.id) });
+    expect(stored).toMatchObject({ status: 'succeeded', version: 1, chargeId: 'ch_1', dueAt: null });
+    expect(stored).not.toHaveProperty('source');
+    expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+    expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', version: 1, source: null });
+    expect(dispatched).toEqual(change.events.map((e) => e.id));
+    expect(await payments.unsettled(10)).toEqual([]);
   });
 
   test('the attempt of a payment that settled and left the pending ones cannot be started again', async () => {
-    const { conn, db, payments } = await watchedStore();
-    try {
-      const p = started(newId());
-      expect(await payments.start(p)).toBe(true);
-      const change = succeed(p, 'ch_2', new Date());
-      await payments.record(change, apply(p, change));
-      await payments.idle();
-      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+    const { db, payments } = store;
+    const p = started(newId());
+    expect(await payments.start(p)).toBe(true);
+    const change = succeed(p, 'ch_2', new Date());
+    await payments.record(change, apply(p, change));
+    await payments.idle();
+    expect(await db.collection('payments_pending').countDocuments()).toBe(0);
 
-      expect(await payments.start(started(p.orderId as string))).toBe(false);
-      await payments.idle();
-      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
-      expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', chargeId: 'ch_2' });
-    } finally {
-      await conn.close();
-    }
+    expect(await payments.start(started(p.orderId as string))).toBe(false);
+    await payments.idle();
+    expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+    expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', chargeId: 'ch_2' });
   });
 
   test('a payment whose writer stopped after its change is moved by the next load past the grace', async () => {
-    const { conn, db, payments, dispatched } = await watchedStore();
-    try {
-      const at = new Date(Date.now() - 60_000);
-      const p = { ...started(newId()), createdAt: at, updatedAt: at };
-      expect(await payments.start(p)).toBe(true);
-      // Recorded straight into the changes, as by a writer that stopped before storing the payment.
-      const change = succeed(p, 'ch_3', at);
-      const { paymentId, ...rest } = change;
-      await db
-        .collection('payment_changes')
-        .insertOne({ ...rest, _id: `${p.id}:1` as never, paymentId: new Types.ObjectId(paymentId) });
+    const { db, payments, dispatched } = store;
+    const at = new Date(Date.now() - 60_000);
+    const p = { ...started(newId()), createdAt: at, updatedAt: at };
+    expect(await payments.start(p)).toBe(true);
+    // Recorded straight into the changes, as by a writer that stopped before storing the payment.
+    const change = succeed(p, 'ch_3', at);
+    const { paymentId, ...rest } = change;
+    await db
+      .collection('payment_changes')
+      .insertOne({ ...rest, _id: `${p.id}:1` as never, paymentId: new Types.ObjectId(paymentId) });
 
-      expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', version: 1 });
-      await payments.idle();
-      expect(await db.collection('payments').findOne({ _id: new Types.ObjectId(p.id) })).toMatchObject({
-        status: 'succeeded',
-        version: 1,
-      });
-      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
-      expect(dispatched).toEqual(change.events.map((e) => e.id));
-    } finally {
-      await conn.close();
-    }
+    expect(await payments.load(p.id)).toMatchObject({ status: 'succeeded', version: 1 });
+    await payments.idle();
+    expect(await db.collection('payments').findOne({ _id: new Types.ObjectId(p.id) })).toMatchObject({
+      status: 'succeeded',
+      version: 1,
+    });
+    expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+    expect(dispatched).toEqual(change.events.map((e) => e.id));
   });
 
   test('a payment stored by the version before (no start recorded) holds its attempt once starts are recorded', async () => {
-    const { conn, db, payments } = await watchedStore();
-    try {
-      const p = started(newId());
-      const { source: _source, ...failed } = { ...p, status: 'failed', version: 1, dueAt: null };
-      const { id, orderId, ...rest } = failed;
-      await db.collection('payments').insertOne({
-        ...rest,
-        _id: new Types.ObjectId(id),
-        orderId: new Types.ObjectId(orderId as string),
-      });
+    const { db, payments } = store;
+    const p = started(newId());
+    const { id, orderId } = p;
+    const { source: _source, ...failed } = asStored(p, { status: 'failed', version: 1, dueAt: null });
+    await db.collection('payments').insertOne(failed);
 
-      await payments.recordStarts();
-      expect(await db.collection('payment_changes').findOne({ _id: `${id}:0` as never })).toMatchObject({
-        version: 0,
-        kind: 'started',
-      });
-      expect(await payments.start(started(orderId as string))).toBe(false);
-      await payments.idle();
-      expect(await db.collection('payments_pending').countDocuments()).toBe(0);
-      expect(await payments.load(id)).toMatchObject({ status: 'failed' });
-      // Once: the next start of the service finds them recorded.
-      await db.collection('payment_changes').deleteOne({ _id: `${id}:0` as never });
-      await payments.recordStarts();
-      expect(await db.collection('payment_changes').countDocuments({ _id: `${id}:0` as never })).toBe(0);
-    } finally {
-      await conn.close();
-    }
+    await payments.recordStarts();
+    expect(await db.collection('payment_changes').findOne({ _id: `${id}:0` as never })).toMatchObject({
+      version: 0,
+      kind: 'started',
+    });
+    expect(await payments.start(started(orderId as string))).toBe(false);
+    await payments.idle();
+    expect(await db.collection('payments_pending').countDocuments()).toBe(0);
+    expect(await payments.load(id)).toMatchObject({ status: 'failed' });
+    // Once: the next start of the service finds them recorded.
+    await db.collection('payment_changes').deleteOne({ _id: `${id}:0` as never });
+    await payments.recordStarts();
+    expect(await db.collection('payment_changes').countDocuments({ _id: `${id}:0` as never })).toBe(0);
   });
 
   test('a start that stopped between its pending copy and its record gets the record at the next load', async () => {
-    const { conn, db, payments } = await watchedStore();
-    try {
-      const p = started(newId());
-      const { id, orderId, ...rest } = p;
-      await db.collection('payments_pending').insertOne({
-        ...rest,
-        _id: new Types.ObjectId(id),
-        orderId: new Types.ObjectId(orderId as string),
-      });
-      expect(await db.collection('payment_changes').countDocuments()).toBe(0);
+    const { db, payments } = store;
+    const p = started(newId());
+    const { id, orderId } = p;
+    await db.collection('payments_pending').insertOne(asStored(p));
+    expect(await db.collection('payment_changes').countDocuments()).toBe(0);
 
-      expect(await payments.load(id)).toMatchObject({ status: 'pending', source: 'tok_visa' });
-      expect(await db.collection('payment_changes').findOne({ _id: `${id}:0` as never })).toMatchObject({
-        kind: 'started',
-      });
-      const change = succeed(p, 'ch_4', new Date());
-      await payments.record(change, apply(p, change));
-      await payments.idle();
-      expect(await payments.start(started(orderId as string))).toBe(false);
-    } finally {
-      await conn.close();
-    }
+    expect(await payments.load(id)).toMatchObject({ status: 'pending', source: 'tok_visa' });
+    expect(await db.collection('payment_changes').findOne({ _id: `${id}:0` as never })).toMatchObject({
+      kind: 'started',
+    });
+    const change = succeed(p, 'ch_4', new Date());
+    await payments.record(change, apply(p, change));
+    await payments.idle();
+    expect(await payments.start(started(orderId as string))).toBe(false);
   });
 
   test('a start whose record a load made first (between its two inserts) still holds its attempt', async () => {
-    const { conn, db, payments } = await watchedStore();
-    try {
-      const p = started(newId());
-      // What a load leaves when it reads the pending copy before the start records itself.
-      const start = { _id: `${p.id}:0`, paymentId: new Types.ObjectId(p.id), version: 0, at: p.createdAt };
-      await db.collection('payment_changes').insertOne({ ...start, kind: 'started', status: 'pending' } as never);
+    const { db, payments } = store;
+    const p = started(newId());
+    // What a load leaves when it reads the pending copy before the start records itself.
+    const start = { _id: `${p.id}:0`, paymentId: new Types.ObjectId(p.id), version: 0, at: p.createdAt };
+    await db.collection('payment_changes').insertOne({ ...start, kind: 'started', status: 'pending' } as never);
 
-      expect(await payments.start(p)).toBe(true);
-      await payments.idle();
-      expect(await payments.load(p.id)).toMatchObject({ status: 'pending', source: 'tok_visa' });
-      expect((await payments.unsettled(10)).map((u) => u.paymentId)).toEqual([p.id]);
-    } finally {
-      await conn.close();
-    }
+    expect(await payments.start(p)).toBe(true);
+    await payments.idle();
+    expect(await payments.load(p.id)).toMatchObject({ status: 'pending', source: 'tok_visa' });
+    expect((await payments.unsettled(10)).map((u) => u.paymentId)).toEqual([p.id]);
   });
 });
