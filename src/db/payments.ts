@@ -249,14 +249,19 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     },
 
     async start(p) {
-      // The pending copy first: of racing starts, one stores its own. A payment leaves the
-      // pending ones once settled, so its start record says whether the attempt was taken before.
-      if (!(await insertPending(toDoc(p)))) return false;
+      // Both inserts at once, one pass through the write lane less on the way of every payment. The
+      // pending copy decides between racing starts; the start record, which outlives it, whether the
+      // attempt was taken before.
       const begun = startOf(new Types.ObjectId(p.id), p.createdAt, p.dueAt);
-      if (await insertChange(begun)) return true;
-      // Recorded already: for this start, by a load that found its pending copy first, or for one long ago.
-      const recorded = await findById<ChangeDoc>(changes, begun._id);
-      if (recorded?.at.getTime() === p.createdAt.getTime()) return true;
+      const [stored, recorded] = await Promise.all([insertPending(toDoc(p)), insertChange(begun)]);
+      if (!stored) return false;
+      if (recorded) return true;
+      // Recorded already: for this start, by a load that found its pending copy first; or for another
+      // start, one settled long ago (stored in the payments before its pending copy went), or one that
+      // lost the pending copy to this start (or failed to write it) while its record went in.
+      const record = await findById<ChangeDoc>(changes, begun._id);
+      if (record?.at.getTime() === p.createdAt.getTime()) return true;
+      if (!(await findById(payments, begun.paymentId))) return true;
       due.unlistPending(p.id);
       return false;
     },

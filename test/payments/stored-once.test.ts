@@ -147,6 +147,48 @@ describe('a payment is stored once, settled', () => {
     expect(await payments.start(started(orderId as string))).toBe(false);
   });
 
+  test('a start whose record went in for another start, one that lost the pending copy, still holds its attempt', async () => {
+    const { db, payments } = store;
+    const p = started(newId());
+    // A start's two inserts go at once: a racing start can lose the pending copy and still write the record.
+    const other = new Date(p.createdAt.getTime() - 5);
+    const start = { _id: `${p.id}:0`, paymentId: new Types.ObjectId(p.id), version: 0, at: other };
+    await db.collection('payment_changes').insertOne({ ...start, kind: 'started', status: 'pending' } as never);
+
+    expect(await payments.start(p)).toBe(true);
+    await payments.idle();
+    expect(await payments.load(p.id)).toMatchObject({ status: 'pending', source: 'tok_visa', createdAt: p.createdAt });
+    expect((await payments.unsettled(10)).map((u) => u.paymentId)).toEqual([p.id]);
+  });
+
+  test('of starts racing for one attempt on two replicas, exactly one holds it, with its own pending copy', async () => {
+    const { db, payments } = store;
+    // A second replica on the same database: its inserts go in commands of their own.
+    const other = await watchedStore();
+    const replica = createPaymentStore(other.conn.useDb(db.databaseName), {
+      consequences: { dispatch: async () => undefined },
+      clock: { now: () => new Date() },
+      log: createLogger({ level: 'silent' }),
+    });
+    try {
+      for (let round = 0; round < 20; round++) {
+        const orderId = newId();
+        const racers = Array.from({ length: 4 }, (_, i) => {
+          const p = started(orderId);
+          const at = new Date(p.createdAt.getTime() + i);
+          return { ...p, source: `tok_${i}`, createdAt: at, updatedAt: at };
+        });
+        const won = await Promise.all(racers.map((p, i) => (i % 2 === 0 ? payments : replica).start(p)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        const winner = racers[won.indexOf(true)]!;
+        await Promise.all([payments.idle(), replica.idle()]);
+        expect(await payments.load(winner.id)).toMatchObject({ source: winner.source, createdAt: winner.createdAt });
+      }
+    } finally {
+      await other.conn.close();
+    }
+  });
+
   test('a start whose record a load made first (between its two inserts) still holds its attempt', async () => {
     const { db, payments } = store;
     const p = started(newId());
