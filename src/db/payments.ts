@@ -256,11 +256,9 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       const [stored, recorded] = await Promise.all([insertPending(toDoc(p)), insertChange(begun)]);
       if (!stored) return false;
       if (recorded) return true;
-      // Recorded already: for this start, by a load that found its pending copy first; or for another
-      // start, one settled long ago (stored in the payments before its pending copy went), or one that
-      // lost the pending copy to this start (or failed to write it) while its record went in.
-      const record = await findById<ChangeDoc>(changes, begun._id);
-      if (record?.at.getTime() === p.createdAt.getTime()) return true;
+      // Recorded already: by a load that found this start's pending copy first, by a racing start that
+      // lost the pending copy (or failed to write it), or by an attempt settled before. Only the last is
+      // in the payments: a settled payment is stored there before its pending copy goes.
       if (!(await findById(payments, begun.paymentId))) return true;
       due.unlistPending(p.id);
       return false;
