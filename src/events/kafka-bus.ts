@@ -22,6 +22,9 @@ type ConsumerConfig = Pick<Config['nats'], 'clientId' | 'queueGroup' | 'ackWaitM
 export const topicFor = (cfg: Pick<KafkaConfig, 'topics'>, subject: string) =>
   cfg.topics[subject] ?? subject.replace(/:/g, '.');
 
+// The wait before starting again a consumer that stopped on an error, or could not start.
+const RESTART_AFTER_MS = 2000;
+
 // Headers of a retry copy: where it came from, so that the listener sees the same message again.
 const H = {
   eventId: 'event-id',
@@ -118,7 +121,13 @@ export async function connectKafkaBus(
     maxWaitTimeInMs: 1000,
   });
   consumer.on(consumer.events.REQUEST, alive);
-  consumer.on(consumer.events.CRASH, () => (lastContact = 0));
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    lastContact = 0;
+    log.warn({ err: payload.error, restart: payload.restart }, 'Kafka consumer crashed');
+    // kafkajs restarts its consumer only after errors it counts as retriable. After any other (seen: the
+    // group coordinator not found while a restarted broker loads) nothing would be read again.
+    if (!payload.restart) startLater();
+  });
   let consuming: Promise<void> | null = null;
   let closing = false;
 
@@ -192,7 +201,11 @@ export async function connectKafkaBus(
 
   // Subscriptions made in one turn (the listeners are registered together) start one consumer.
   async function start() {
-    if (consuming) await consuming.then(() => consumer.stop());
+    if (consuming) {
+      // A start that failed is done with too: its error was reported when it failed.
+      await consuming.catch(() => undefined);
+      await consumer.stop();
+    }
     const topics = [...subjectOf.keys(), kcfg.retryTopic];
     consuming = (async () => {
       await consumer.connect();
@@ -203,6 +216,21 @@ export async function connectKafkaBus(
     await consuming;
   }
   let scheduled = false;
+
+  let restart: NodeJS.Timeout | null = null;
+  function startLater(): void {
+    if (closing || restart) return;
+    restart = setTimeout(() => {
+      restart = null;
+      if (!closing) void startNow();
+    }, RESTART_AFTER_MS);
+  }
+  function startNow(): Promise<void> {
+    return start().catch((err: unknown) => {
+      log.error({ err }, 'Kafka consumer did not start; trying again');
+      startLater();
+    });
+  }
 
   return {
     publish({ subject, id, key, data }) {
@@ -215,12 +243,13 @@ export async function connectKafkaBus(
       scheduled = true;
       setImmediate(() => {
         scheduled = false;
-        start().catch((err: unknown) => log.error({ err }, 'Kafka consumer did not start'));
+        void startNow();
       });
     },
     isConnected: () => Date.now() - lastContact < silenceMs,
     async close() {
       closing = true;
+      if (restart) clearTimeout(restart);
       // Waits for the messages in flight and commits them.
       await consumer.disconnect();
       await producer.disconnect();
