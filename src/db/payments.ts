@@ -122,6 +122,11 @@ function startOf(id: Types.ObjectId, createdAt: Date, dueAt: Date | null) {
 // before recorded none); also MongoDB's index for the reconciler's read of them.
 const STARTS_RECORDED = 'dueAt_1';
 
+// Nobody waits for a settled payment's insert into the payments (its reads apply its changes):
+// gathered this long, under load many go in one command, and the lane is free for the
+// inserts requests wait for.
+const PROJECTION_GATHER_MS = 50;
+
 // How long the writer of a change has to queue its events and update the projection.
 const WRITER_GRACE_MS = 5000;
 
@@ -181,7 +186,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const pending = conn.getClient().db(conn.name).collection(PENDING_COLLECTION);
   const lane = laneOf(conn);
   const insertPending = insertOnce(pending, lane);
-  const insertPayment = insertOnce(payments, lane);
+  const insertPayment = insertOnce(payments, lane, { gatherMs: PROJECTION_GATHER_MS });
   const insertChange = insertOnce(changes, lane);
   const updatePayment = updateById(payments, lane);
   const due = createDueList(conn.getClient().db(conn.name), lane, deps.log);

@@ -70,6 +70,7 @@ function grouped<I, O>(
   send: (items: I[]) => Promise<Outcome<O>[]>,
   max: number,
   lane: WriteLane,
+  gatherMs = 0,
 ): (item: I) => Promise<O> {
   const queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   let flushing = false;
@@ -96,8 +97,10 @@ function grouped<I, O>(
       queue.push({ item, resolve, reject });
       if (flushing) return;
       flushing = true;
-      // Writes made in the same turn of the event loop join the first command too.
-      queueMicrotask(() => void flush());
+      // Writes made in the same turn of the event loop join the first command too; writes
+      // nobody waits for gather longer, and take fewer turns of the lane.
+      if (gatherMs > 0) setTimeout(() => void flush(), gatherMs);
+      else queueMicrotask(() => void flush());
     });
 }
 
@@ -120,7 +123,11 @@ export function isDuplicateKey(err: unknown): boolean {
  * one race-free decision both MongoDB and FerretDB v1 offer (FerretDB applies a
  * conditional update as a read, then a separate write).
  */
-export function insertOnce(col: Collection, lane: WriteLane): (doc: mongoose.mongo.Document) => Promise<boolean> {
+export function insertOnce(
+  col: Collection,
+  lane: WriteLane,
+  opts: { gatherMs?: number } = {},
+): (doc: mongoose.mongo.Document) => Promise<boolean> {
   return grouped(
     async (docs) => {
       try {
@@ -141,6 +148,7 @@ export function insertOnce(col: Collection, lane: WriteLane): (doc: mongoose.mon
     },
     MAX_INSERTS,
     lane,
+    opts.gatherMs,
   );
 }
 

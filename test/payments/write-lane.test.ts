@@ -2,7 +2,7 @@ import mongoose from 'mongoose';
 import { createOrderStore } from '../../src/db/orders';
 import { createPaymentStore } from '../../src/db/payments';
 import { limitWrites } from '../../src/db/writes';
-import { paymentIdFor } from '../../src/domain/payment';
+import { apply, paymentIdFor, succeed } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
 import { firstPayment, newId, uniqueName } from '../support/harness';
 
@@ -20,11 +20,13 @@ async function watched(limit: number) {
   limitWrites(conn, limit);
   const client = conn.getClient();
   const open = new Set<number>();
-  const seen = { most: 0, sent: 0 };
+  const seen = { most: 0, sent: 0, byCollection: new Map<string, number>() };
   client.on('commandStarted', (e) => {
     if (!WRITES.has(e.commandName)) return;
     open.add(e.requestId);
     seen.sent++;
+    const target = `${e.commandName}:${String(e.command[e.commandName])}`;
+    seen.byCollection.set(target, (seen.byCollection.get(target) ?? 0) + 1);
     seen.most = Math.max(seen.most, open.size);
   });
   const done = (e: { requestId: number }) => open.delete(e.requestId);
@@ -33,15 +35,18 @@ async function watched(limit: number) {
   return { conn, seen };
 }
 
-/** N orders and N payments at once: writes to three collections (orders, the pending payments, their starts). */
-async function burst(conn: mongoose.Connection) {
-  const log = createLogger({ level: 'silent' });
-  const orders = createOrderStore(conn);
-  const payments = createPaymentStore(conn, {
+function paymentStore(conn: mongoose.Connection) {
+  return createPaymentStore(conn, {
     consequences: { dispatch: async () => undefined },
     clock: { now: () => new Date() },
-    log,
+    log: createLogger({ level: 'silent' }),
   });
+}
+
+/** N orders and N payments at once: writes to three collections (orders, the pending payments, their starts). */
+async function burst(conn: mongoose.Connection) {
+  const orders = createOrderStore(conn);
+  const payments = paymentStore(conn);
   const at = new Date();
   const ids = Array.from({ length: N }, () => newId());
   const results = await Promise.all(
@@ -88,6 +93,30 @@ describe('writes through one lane (MONGO_WRITES_IN_FLIGHT)', () => {
       const { results } = await burst(conn);
       expect(results.every(Boolean)).toBe(true);
       expect(seen.most).toBeGreaterThan(1);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('settled payments one after another are stored in the payments together, not one command each', async () => {
+    const { conn, seen } = await watched(1);
+    try {
+      const payments = paymentStore(conn);
+      const at = new Date();
+      const started = Array.from({ length: N }, () =>
+        firstPayment({ orderId: newId(), userId: 'u1', amount: 1500, at, dueAt: new Date(at.getTime() + 60_000) }),
+      );
+      await Promise.all(started.map((p) => payments.start(p)));
+      // One at a time, as requests far apart would: nothing else is waiting to go with each.
+      for (const p of started) {
+        const change = succeed(p, `ch_${p.id}`, new Date());
+        expect(await payments.record(change, apply(p, change))).toBe(true);
+      }
+      await payments.idle();
+      const stored = await payments.models.Payments.find({ _id: { $in: started.map((p) => p.id) } }).lean();
+      expect(stored.map((d) => d.status)).toEqual(started.map(() => 'succeeded'));
+      expect(seen.byCollection.get('insert:payment_changes')).toBeGreaterThanOrEqual(N);
+      expect(seen.byCollection.get('insert:payments')).toBeLessThanOrEqual(3);
     } finally {
       await conn.close();
     }
