@@ -186,27 +186,49 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   const pending = conn.getClient().db(conn.name).collection(PENDING_COLLECTION);
   const lane = laneOf(conn);
   const insertPending = insertOnce(pending, lane);
-  const insertPayment = insertOnce(payments, lane, { gatherMs: PROJECTION_GATHER_MS });
+  const insertSettled = insertOnce(payments, lane, { gatherMs: PROJECTION_GATHER_MS });
+  const insertPayment = insertOnce(payments, lane);
   const insertChange = insertOnce(changes, lane);
   const updatePayment = updateById(payments, lane);
   const due = createDueList(conn.getClient().db(conn.name), lane, deps.log);
 
   // Inserted whole the first time (a settled payment holds no card token); then everything but
-  // the fields a payment is born with, so that applying a version twice is harmless.
+  // the fields a payment is born with, so that applying a version twice is harmless. Only the
+  // first change's insert is gathered: a refund or a void shows in the lists once it is done.
   async function project(p: Payment): Promise<void> {
     const { source, ...whole } = toDoc(p);
-    if (await insertPayment(source === null ? whole : { ...whole, source })) return;
+    const insert = p.version === 1 ? insertSettled : insertPayment;
+    if (await insert(source === null ? whole : { ...whole, source })) return;
     const { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dispute, dueAt } = p;
     const set = { status, version, chargeId, failureReason, declineCode, amountRefunded, refunds, dispute, dueAt };
     const update = { $set: { ...set, history: p.history, updatedAt: p.updatedAt } };
     await updatePayment(new Types.ObjectId(p.id), p.source === null ? { ...update, $unset: { source: '' } } : update);
   }
 
+  // A payment's projection moves one change at a time, and not back to an older one while a newer
+  // one is on its way: a change recorded while the first one's insert gathers waits for it.
+  const projecting = new Map<string, { tail: Promise<void>; version: number }>();
+  function projectInOrder(p: Payment): Promise<void> {
+    const queue = projecting.get(p.id) ?? { tail: Promise.resolve(), version: 0 };
+    const done = queue.tail.then(async () => {
+      if (p.version <= queue.version) return;
+      await project(p);
+      queue.version = p.version;
+    });
+    const tail = done.catch(() => undefined);
+    queue.tail = tail;
+    projecting.set(p.id, queue);
+    void tail.then(() => {
+      if (queue.tail === tail) projecting.delete(p.id);
+    });
+    return done;
+  }
+
   // The projection moves only once its events are delivered or stored: a projection
   // behind its changes is how the reconciler finds events a crash left undelivered.
   async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
     await consequences.dispatch(p, events);
-    await project(p);
+    await projectInOrder(p);
     if (p.version === 1) {
       // The start's entry is its pending copy (one the version before listed in the due list goes
       // at the reconciler's look, which clears what it finds settled).

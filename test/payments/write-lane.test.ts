@@ -2,7 +2,7 @@ import mongoose from 'mongoose';
 import { createOrderStore } from '../../src/db/orders';
 import { createPaymentStore } from '../../src/db/payments';
 import { limitWrites } from '../../src/db/writes';
-import { apply, paymentIdFor, succeed } from '../../src/domain/payment';
+import { apply, paymentIdFor, refundIdFor, requestRefund, succeed } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
 import { firstPayment, newId, uniqueName } from '../support/harness';
 
@@ -117,6 +117,41 @@ describe('writes through one lane (MONGO_WRITES_IN_FLIGHT)', () => {
       expect(stored.map((d) => d.status)).toEqual(started.map(() => 'succeeded'));
       expect(seen.byCollection.get('insert:payment_changes')).toBeGreaterThanOrEqual(N);
       expect(seen.byCollection.get('insert:payments')).toBeLessThanOrEqual(3);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('a change recorded while the first settle is still gathering is stored after it, not before', async () => {
+    const { conn } = await watched(1);
+    try {
+      const payments = paymentStore(conn);
+      const at = new Date();
+      const p = firstPayment({
+        orderId: newId(),
+        userId: 'u1',
+        amount: 1500,
+        at,
+        dueAt: new Date(at.getTime() + 60_000),
+      });
+      await payments.start(p);
+      const settle = succeed(p, 'ch_1', new Date());
+      const settled = apply(p, settle);
+      const now = new Date();
+      const refund = requestRefund(settled, {
+        refundId: refundIdFor(p.id, 2),
+        amount: 500,
+        reason: 'requested_by_customer',
+        at: now,
+        dueAt: new Date(now.getTime() + 60_000),
+      });
+      // At once, as an admin's refund right after the payment: the second change's projection must wait for the first's.
+      expect(await payments.record(settle, settled)).toBe(true);
+      expect(await payments.record(refund, apply(settled, refund))).toBe(true);
+      await payments.idle();
+      const stored = await payments.models.Payments.findById(p.id).lean();
+      expect(stored).toMatchObject({ version: 2, status: 'succeeded' });
+      expect(stored?.refunds).toHaveLength(1);
     } finally {
       await conn.close();
     }
