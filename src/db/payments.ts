@@ -125,7 +125,7 @@ const STARTS_RECORDED = 'dueAt_1';
 // Nobody waits for a settled payment's insert into the payments (its reads apply its changes):
 // gathered this long, under load many go in one command, and the lane is free for the
 // inserts requests wait for.
-const PROJECTION_GATHER_MS = 50;
+export const PROJECTION_GATHER_MS = 50;
 
 // How long the writer of a change has to queue its events and update the projection.
 const WRITER_GRACE_MS = 5000;

@@ -88,19 +88,21 @@ function grouped<I, O>(
       for (const w of batch) w.reject(err);
     }
   };
+  // Writes made in the same turn of the event loop join the first command too; writes
+  // nobody waits for gather longer, and take fewer turns of the lane.
+  const soon = (f: () => void) => (gatherMs > 0 ? void setTimeout(f, gatherMs) : queueMicrotask(f));
   async function flush() {
-    while (queue.length > 0) await lane.run(sendBatch);
-    flushing = false;
+    await lane.run(sendBatch);
+    // What came while it was sent goes in the next command.
+    if (queue.length > 0) soon(() => void flush());
+    else flushing = false;
   }
   return (item) =>
     new Promise<O>((resolve, reject) => {
       queue.push({ item, resolve, reject });
       if (flushing) return;
       flushing = true;
-      // Writes made in the same turn of the event loop join the first command too; writes
-      // nobody waits for gather longer, and take fewer turns of the lane.
-      if (gatherMs > 0) setTimeout(() => void flush(), gatherMs);
-      else queueMicrotask(() => void flush());
+      soon(() => void flush());
     });
 }
 

@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { createOrderStore } from '../../src/db/orders';
-import { createPaymentStore } from '../../src/db/payments';
+import { createPaymentStore, PROJECTION_GATHER_MS } from '../../src/db/payments';
 import { limitWrites } from '../../src/db/writes';
 import { apply, paymentIdFor, refundIdFor, requestRefund, succeed } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
@@ -108,15 +108,18 @@ describe('writes through one lane (MONGO_WRITES_IN_FLIGHT)', () => {
       );
       await Promise.all(started.map((p) => payments.start(p)));
       // One at a time, as requests far apart would: nothing else is waiting to go with each.
+      const began = Date.now();
       for (const p of started) {
         const change = succeed(p, `ch_${p.id}`, new Date());
         expect(await payments.record(change, apply(p, change))).toBe(true);
       }
+      const took = Date.now() - began;
       await payments.idle();
       const stored = await payments.models.Payments.find({ _id: { $in: started.map((p) => p.id) } }).lean();
       expect(stored.map((d) => d.status)).toEqual(started.map(() => 'succeeded'));
       expect(seen.byCollection.get('insert:payment_changes')).toBeGreaterThanOrEqual(N);
-      expect(seen.byCollection.get('insert:payments')).toBeLessThanOrEqual(3);
+      // Those settled within one gathering went in one command (a slow machine takes more of them).
+      expect(seen.byCollection.get('insert:payments')).toBeLessThanOrEqual(Math.ceil(took / PROJECTION_GATHER_MS) + 2);
     } finally {
       await conn.close();
     }
