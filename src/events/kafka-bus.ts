@@ -119,6 +119,9 @@ export async function connectKafkaBus(
     // An idle fetch returns after a second, not the default five: the consumer, and so its
     // heartbeat, speaks to the broker every second, and silence means the broker is gone.
     maxWaitTimeInMs: 1000,
+    // kafkajs restarts a consumer after a crash it counts as passing, also one that happened while it was
+    // being disconnected; such a restart would reconnect a closed bus for ever. Its default five retries kept.
+    retry: { retries: 5, restartOnFailure: async () => !closing },
   });
   consumer.on(consumer.events.REQUEST, alive);
   consumer.on(consumer.events.CRASH, ({ payload }) => {
