@@ -9,6 +9,7 @@ import {
   createOrder,
   eventually,
   newUser,
+  payWithBusStopped,
   sessionCookie,
   startTestService,
   uniqueName,
@@ -155,19 +156,10 @@ describe('the outbox', () => {
         env: { QUEUE_GROUP_NAME: uniqueName('stopping') },
         log,
       });
-      let peer = await busClient(nats);
-      const user = newUser();
-      const order = await createOrder(peer, other, { userId: user.id });
-      await peer.close();
-      await nats.stop();
-      await eventually(async () => !other.bus.isConnected());
-      const res = await request(other.app)
-        .post('/api/payments')
-        .set('Cookie', sessionCookie(user))
-        .send({ token: 'tok_visa', orderId: order.id });
+      const { order, res } = await payWithBusStopped(nats, other);
       expect(res.status).toBe(201);
       await nats.start();
-      peer = await busClient(nats, ['payment:created']);
+      const peer = await busClient(nats, ['payment:created']);
       try {
         await peer.waitFor((e) => e.data.orderId === order.id, 1, 20000);
       } finally {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import nats, { type Stan } from 'node-nats-streaming';
 import jwt from 'jsonwebtoken';
+import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config';
 import { paymentIdFor, start, type Payment } from '../../src/domain/payment';
 import type { Clock, PaymentProvider } from '../../src/domain/ports';
@@ -251,6 +252,24 @@ export async function createOrder(
   await client.publish('order:created', order);
   await eventually(() => service.stores.orders.get(order.id));
   return order;
+}
+
+/**
+ * A user's order, known to the service, then paid while the bus is stopped: the payment is made and its
+ * event waits in the outbox. The bus is left stopped.
+ */
+export async function payWithBusStopped(server: BusServer, service: Service) {
+  const peer = await busClient(server);
+  const user = newUser();
+  const order = await createOrder(peer, service, { userId: user.id });
+  await peer.close();
+  await server.stop();
+  await eventually(async () => !service.bus.isConnected());
+  const res = await request(service.app)
+    .post('/api/payments')
+    .set('Cookie', sessionCookie(user))
+    .send({ token: 'tok_visa', orderId: order.id });
+  return { user, order, res };
 }
 
 export interface Stack {

@@ -1,19 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import request from 'supertest';
 import { createLogger } from '../../src/log';
 import type { Service } from '../../src/service';
 import { backup } from '../../src/tools/backup';
 import { restore } from '../../src/tools/restore';
 import {
-  busClient,
-  createOrder,
   eventually,
   leftPending,
   newId,
   newUser,
-  sessionCookie,
+  payWithBusStopped,
   startTestService,
   uniqueName,
 } from '../support/harness';
@@ -40,17 +37,7 @@ describe('a backup holds everything needed to resume', () => {
     const db = uniqueName('resume_src');
     const { service } = await startTestService({ nats, db });
     services.push(service);
-    const peer = await busClient(nats);
-    const user = newUser();
-    const order = await createOrder(peer, service, { userId: user.id });
-    await peer.close();
-
-    await nats.stop();
-    await eventually(async () => !service.bus.isConnected());
-    const paid = await request(service.app)
-      .post('/api/payments')
-      .set('Cookie', sessionCookie(user))
-      .send({ token: 'tok_visa', orderId: order.id });
+    const { order, res: paid } = await payWithBusStopped(nats, service);
     expect(paid.status).toBe(201);
     await service.stop();
 
