@@ -4,7 +4,7 @@ import type { Clock, Payments } from '../domain/ports';
 import type { Logger } from '../log';
 import { PENDING_COLLECTION } from './collections';
 import { createDueList } from './due';
-import { findById, insertOnce, laneOf, updateById } from './writes';
+import { findById, indexName, insertOnce, isFerretDb, laneOf, updateById } from './writes';
 
 /** The payment as it stands: a projection of its changes, kept up to date by _id. */
 export interface PaymentDoc extends Omit<Payment, 'id' | 'orderId'> {
@@ -65,7 +65,8 @@ const paymentSchema = new Schema<PaymentDoc>(
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },
-  { collection: 'payments', versionKey: false },
+  // Built by init(), on MongoDB only.
+  { collection: 'payments', versionKey: false, autoIndex: false },
 );
 // What MongoDB answers the lists from (FerretDB v1 reads the collection instead):
 // newest first, for everyone, for one user, in one status, and one order's payments.
@@ -114,7 +115,6 @@ function startOf(id: Types.ObjectId, createdAt: Date, dueAt: Date | null) {
     kind: 'started',
     status: 'pending',
     dueAt,
-    events: [],
   };
 }
 
@@ -130,26 +130,46 @@ export const PROJECTION_GATHER_MS = 50;
 // How long the writer of a change has to queue its events and update the projection.
 const WRITER_GRACE_MS = 5000;
 
+// What a payment holds until something happens to it: its stored copies leave these out, and
+// toPayment gives them back. FerretDB's work on a document grows with its fields, to write it, to
+// index it and to read it again (a delete of pending copies reads them all); so does the driver's.
+const DEFAULTS = {
+  email: null,
+  request: null,
+  requestKey: null,
+  chargeId: null,
+  failureReason: null,
+  declineCode: null,
+  dispute: null,
+  amountRefunded: 0,
+} as const;
+
 export function toPayment(d: PaymentDoc): Payment {
   const { _id, orderId, ...rest } = d;
   return {
+    // Left out at their defaults (toDoc), or written before these fields existed.
+    ...DEFAULTS,
     ...rest,
     id: _id.toHexString(),
     orderId: orderId?.toHexString() ?? null,
-    // Removed once settled; and payments written before these fields existed.
+    // Removed once settled.
     source: rest.source ?? null,
-    email: rest.email ?? null,
-    request: rest.request ?? null,
-    declineCode: rest.declineCode ?? null,
-    dispute: rest.dispute ?? null,
-    amountRefunded: rest.amountRefunded ?? 0,
     refunds: rest.refunds ?? [],
   };
 }
 
 function toDoc(p: Payment): PaymentDoc {
   const { id, orderId, ...rest } = p;
-  return { ...rest, _id: new Types.ObjectId(id), orderId: orderId === null ? null : new Types.ObjectId(orderId) };
+  const d: Partial<PaymentDoc> = {
+    ...rest,
+    _id: new Types.ObjectId(id),
+    orderId: orderId === null ? null : new Types.ObjectId(orderId),
+  };
+  for (const [field, value] of Object.entries(DEFAULTS)) {
+    if (d[field as keyof typeof DEFAULTS] === value) delete d[field as keyof typeof DEFAULTS];
+  }
+  if (p.refunds.length === 0) delete d.refunds;
+  return d as PaymentDoc;
 }
 
 function toChange(d: ChangeDoc): Change {
@@ -273,6 +293,16 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     },
     async init() {
       await Promise.all([Payments.init(), Changes.init()]);
+      // The lists' indexes serve MongoDB. FerretDB v1 reads by none of them, and each costs every
+      // insert a parse of the whole document: there they are not built, and dropped if built before.
+      if (!(await isFerretDb(conn))) {
+        await Payments.createIndexes();
+        return;
+      }
+      const lists = new Set(paymentSchema.indexes().map(([fields]) => indexName(fields)));
+      for (const { name } of await payments.indexes()) {
+        if (name !== undefined && lists.has(name)) await payments.dropIndex(name);
+      }
     },
 
     async start(p) {

@@ -194,3 +194,47 @@ describe('a payment is stored once, settled', () => {
     }
   });
 });
+
+describe('what a payment costs the store', () => {
+  // FerretDB v1 reads by no index but _id's, and each index costs every insert a parse of the whole document.
+  test('on FerretDB the payments carry no index but _id, also where a version before built the lists ones', async () => {
+    const { db, payments } = store;
+    await db.collection('payments').createIndex({ createdAt: -1, _id: -1 });
+    await db.collection('payments').createIndex({ orderId: 1 });
+    await payments.init();
+    const names = (await db.collection('payments').indexes()).map((i) => i.name).sort();
+    const build = await db.admin().command({ buildInfo: 1 });
+    if (build.ferretdbVersion === undefined) {
+      expect(names).toEqual(expect.arrayContaining(['_id_', 'createdAt_-1__id_-1', 'orderId_1', 'dueAt_1']));
+    } else {
+      expect(names).toEqual(['_id_']);
+    }
+  });
+
+  test('its stored copies leave out the fields at their defaults, and read back with them', async () => {
+    const { db, payments } = store;
+    const p = started(newId());
+    expect(await payments.start(p)).toBe(true);
+    const defaults = ['request', 'requestKey', 'failureReason', 'declineCode', 'dispute', 'amountRefunded', 'refunds'];
+    const pending = await db.collection('payments_pending').findOne({ _id: new Types.ObjectId(p.id) });
+    for (const field of [...defaults, 'chargeId']) expect(pending).not.toHaveProperty(field);
+    expect(await db.collection('payment_changes').findOne({ _id: `${p.id}:0` as never })).not.toHaveProperty('events');
+
+    const change = succeed(p, 'ch_lean', new Date());
+    await payments.record(change, apply(p, change));
+    await payments.idle();
+    const stored = await db.collection('payments').findOne({ _id: new Types.ObjectId(p.id) });
+    for (const field of defaults) expect(stored).not.toHaveProperty(field);
+    expect(await payments.load(p.id)).toMatchObject({
+      status: 'succeeded',
+      chargeId: 'ch_lean',
+      request: null,
+      requestKey: null,
+      failureReason: null,
+      declineCode: null,
+      dispute: null,
+      amountRefunded: 0,
+      refunds: [],
+    });
+  });
+});
