@@ -41,3 +41,16 @@ export async function connectDb(uri: string, log: Logger, timeoutMs: number, wri
     close: () => connection.close(),
   };
 }
+
+/** Whether the server is FerretDB, which serves reads from no index but _id's. */
+export async function isFerretDb(conn: mongoose.Connection): Promise<boolean> {
+  const info = await conn.getClient().db('admin').command({ buildInfo: 1 });
+  return info.ferretdbVersion !== undefined;
+}
+
+/** The name MongoDB gives an index of these fields when none is given: `createdAt_-1__id_-1`. */
+export function indexName(fields: Record<string, unknown>): string {
+  return Object.entries(fields)
+    .map(([field, order]) => `${field}_${String(order)}`)
+    .join('_');
+}

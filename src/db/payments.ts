@@ -4,7 +4,8 @@ import type { Clock, Payments } from '../domain/ports';
 import type { Logger } from '../log';
 import { PENDING_COLLECTION } from './collections';
 import { createDueList } from './due';
-import { findById, indexName, insertOnce, isFerretDb, laneOf, updateById } from './writes';
+import { indexName, isFerretDb } from './connect';
+import { findById, insertOnce, laneOf, updateById } from './writes';
 
 /** The payment as it stands: a projection of its changes, kept up to date by _id. */
 export interface PaymentDoc extends Omit<Payment, 'id' | 'orderId'> {
@@ -158,18 +159,16 @@ export function toPayment(d: PaymentDoc): Payment {
   };
 }
 
+const atDefault = (field: string, value: unknown) =>
+  field === 'refunds'
+    ? (value as unknown[]).length === 0
+    : field in DEFAULTS && DEFAULTS[field as keyof typeof DEFAULTS] === value;
+
 function toDoc(p: Payment): PaymentDoc {
   const { id, orderId, ...rest } = p;
-  const d: Partial<PaymentDoc> = {
-    ...rest,
-    _id: new Types.ObjectId(id),
-    orderId: orderId === null ? null : new Types.ObjectId(orderId),
-  };
-  for (const [field, value] of Object.entries(DEFAULTS)) {
-    if (d[field as keyof typeof DEFAULTS] === value) delete d[field as keyof typeof DEFAULTS];
-  }
-  if (p.refunds.length === 0) delete d.refunds;
-  return d as PaymentDoc;
+  const fields = Object.fromEntries(Object.entries(rest).filter(([field, value]) => !atDefault(field, value)));
+  const _id = new Types.ObjectId(id);
+  return { ...fields, _id, orderId: orderId === null ? null : new Types.ObjectId(orderId) } as PaymentDoc;
 }
 
 function toChange(d: ChangeDoc): Change {

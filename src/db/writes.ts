@@ -194,16 +194,3 @@ export function deleteFromSmallById(col: Collection, lane: WriteLane): (id: unkn
 export async function findById<T>(col: Collection, id: unknown): Promise<T | null> {
   return (await col.findOne({ _id: id } as Filter)) as T | null;
 }
-
-/** Whether the server is FerretDB, which serves reads from no index but _id's. */
-export async function isFerretDb(conn: Connection): Promise<boolean> {
-  const info = await conn.getClient().db('admin').command({ buildInfo: 1 });
-  return info.ferretdbVersion !== undefined;
-}
-
-/** The name MongoDB gives an index of these fields when none is given: `createdAt_-1__id_-1`. */
-export function indexName(fields: Record<string, unknown>): string {
-  return Object.entries(fields)
-    .map(([field, order]) => `${field}_${String(order)}`)
-    .join('_');
-}
