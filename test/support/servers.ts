@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,36 @@ import { Kafka, logLevel } from 'kafkajs';
 export const CACHE = process.env.PAYMENTS_SERVERS_CACHE ?? join(homedir(), '.cache', 'payments-servers');
 const bin = (name: string) => join(CACHE, 'bin', name);
 
-export function freePort(): Promise<number> {
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+// The first port the kernel gives outgoing connections. A port from listen(0) is in that range, so a
+// connection made before the server binds it can take it (seen in CI: a NATS server failed with "address
+// already in use" on the Kafka pass, whose clients open many connections). Below it, ports are only listened on.
+const EPHEMERAL_FROM = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 0;
+  }
+})();
+const FIRST_PORT = 10000;
+const handedOut = new Set<number>();
+
+/** A port free to listen on now, and handed out once in this process. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; EPHEMERAL_FROM - FIRST_PORT > 2000 && tries < 100; tries++) {
+    const port = FIRST_PORT + Math.floor(Math.random() * (EPHEMERAL_FROM - FIRST_PORT));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
