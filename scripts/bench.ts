@@ -24,6 +24,7 @@ import {
   type FerretStore,
 } from '../test/support/servers';
 import { explainFailure, failureCollector } from './bench/failures';
+import { commandsPerPayment, cpuPerPayment, ferretCommands, sampleCpu, type Groups } from './bench/cpu';
 import { startFloor, type Floor } from './bench/floor';
 import { measureLists } from './bench/lists';
 import { summarize } from './bench/profile';
@@ -299,6 +300,23 @@ async function preload(conn: mongoose.Connection, benchUserId: string, count: nu
   }
 }
 
+/** Each figure averaged over the rounds (each round the same number of payments). */
+function averageCosts(rounds: Pick<Level, 'cpu' | 'commands'>[]): Pick<Level, 'cpu' | 'commands'> {
+  const mean = (tables: Record<string, number>[]) => {
+    const keys = new Set(tables.flatMap((t) => Object.keys(t)));
+    return Object.fromEntries([...keys].map((k) => [k, tables.reduce((s, t) => s + (t[k] ?? 0), 0) / tables.length]));
+  };
+  const both = (pick: (r: Pick<Level, 'cpu' | 'commands'>) => Level['cpu'] | undefined) => {
+    const all = rounds.map(pick);
+    if (all.length === 0 || all.some((x) => !x)) return undefined;
+    const got = all as NonNullable<Level['cpu']>[];
+    return { floor: mean(got.map((x) => x.floor)), service: mean(got.map((x) => x.service)) };
+  };
+  const cpu = both((r) => r.cpu);
+  const commands = both((r) => r.commands);
+  return { ...(cpu && { cpu }), ...(commands && { commands }) };
+}
+
 /** Every transport with files, as production runs it. */
 function startBus(kind: BusKind): Promise<BusServer> {
   if (kind === 'jetstream') return startJetStream();
@@ -309,7 +327,7 @@ function startBus(kind: BusKind): Promise<BusServer> {
 async function runOnce(flags: Flags, store: FerretStore, stored: number): Promise<Run> {
   const label = `${store}, ${stored} stored`;
   const [ferret, nats, stripe] = await Promise.all([
-    startFerretDb({ store, stock: flags.stock }).then((s) => later(s, (x) => x.stop())),
+    startFerretDb({ store, stock: flags.stock, metrics: true }).then((s) => later(s, (x) => x.stop())),
     startBus(flags.bus).then((s) => later(s, (x) => x.stop())),
     startStripeMock().then((s) => later(s, (x) => x.stop())),
   ]);
@@ -394,6 +412,24 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     }
   }
 
+  const groups = (): Groups => ({
+    bench: { pids: [process.pid], self: true },
+    service: { pids: service.pid === undefined ? [] : [service.pid] },
+    store: { pids: ferret.pids() },
+    bus: { pids: nats.pids() },
+    stripe: { pids: stripe.pids() },
+  });
+  // What one turn cost each process, and which commands it sent FerretDB.
+  const turn = async <T>(payments: number, run: () => Promise<T>) => {
+    const [cpu, commands] = [sampleCpu(groups()), await ferretCommands(ferret.metricsUrl)];
+    const result = await run();
+    return {
+      result,
+      cpu: cpuPerPayment(cpu, sampleCpu(groups()), payments),
+      commands: commandsPerPayment(commands, await ferretCommands(ferret.metricsUrl), payments),
+    };
+  };
+
   const levels: Level[] = [];
   let outboxDrainSeconds = NaN;
   // When the last level's last answer came.
@@ -406,9 +442,20 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     // Floor and service take turns, so that a slow moment of the machine falls on both.
     const perRound = Math.ceil(flags.requests / flags.rounds);
     const rounds: { floor: Measured; service: Awaited<ReturnType<typeof serviceLevel>> }[] = [];
+    const costs: Pick<Level, 'cpu' | 'commands'>[] = [];
     for (let r = 0; r < flags.rounds; r++) {
-      const f = await floorLevel(floor, floorOrders.splice(0, perRound), connections, perRound);
-      const s = await serviceLevel(service.url, token, serviceOrders.splice(0, perRound + 64), connections, perRound);
+      const floorTurn = await turn(perRound, () =>
+        floorLevel(floor, floorOrders.splice(0, perRound), connections, perRound),
+      );
+      const serviceTurn = await turn(perRound, () =>
+        serviceLevel(service.url, token, serviceOrders.splice(0, perRound + 64), connections, perRound),
+      );
+      const [f, s] = [floorTurn.result, serviceTurn.result];
+      costs.push({
+        ...(floorTurn.cpu && serviceTurn.cpu && { cpu: { floor: floorTurn.cpu, service: serviceTurn.cpu } }),
+        ...(floorTurn.commands &&
+          serviceTurn.commands && { commands: { floor: floorTurn.commands, service: serviceTurn.commands } }),
+      });
       answered = performance.now();
       if (s.failed > 0) {
         throw new Error(
@@ -436,6 +483,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
         statusCodes: {},
       },
       ratio: median(rounds.map((x) => x.service.perSecond / x.floor.perSecond)),
+      ...averageCosts(costs),
     });
   }
 

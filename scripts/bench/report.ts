@@ -13,6 +13,10 @@ export interface Level {
   service: Measured & { ok: number; failed: number; statusCodes: Record<string, number> };
   /** The median over the rounds of the service's payments/s over the floor's in the same round. */
   ratio: number;
+  /** Milliseconds of CPU per payment by process, during the floor's turns and the service's (Linux only). */
+  cpu?: { floor: Record<string, number>; service: Record<string, number> };
+  /** FerretDB commands per payment, by command, during the same turns. */
+  commands?: { floor: Record<string, number>; service: Record<string, number> };
 }
 
 export interface Run {
@@ -113,6 +117,53 @@ function listTable(r: Report): string[] {
   ];
 }
 
+const PROCESSES: [key: string, title: string][] = [
+  ['bench', 'bench process'],
+  ['service', 'service'],
+  ['store', 'FerretDB'],
+  ['bus', 'bus server'],
+  ['stripe', 'stripe-mock'],
+];
+
+/** Where the CPU of a payment went, process by process, in the floor's turns and in the service's. */
+function costTable(r: Report): string[] {
+  const measured = r.runs.flatMap((run) => run.levels.filter((l) => l.cpu).map((l) => ({ run, l })));
+  if (measured.length === 0) return [];
+  const commands = (c: Record<string, number> | undefined) =>
+    c
+      ? Object.entries(c)
+          .filter(([name]) => name !== 'hello')
+          .map(([name, n]) => `${name} ${fixed(n, 2)}`)
+          .join(', ')
+      : '';
+  const line = (run: Run, l: Level, turn: 'floor' | 'service') => {
+    const cpu = l.cpu?.[turn] ?? {};
+    const all = Object.values(cpu).reduce((a, b) => a + b, 0);
+    return row([
+      run.store,
+      run.stored,
+      l.concurrency,
+      turn,
+      ...PROCESSES.map(([key]) => fixed(cpu[key] ?? 0, 2)),
+      `**${fixed(all, 2)}**`,
+      commands(l.commands?.[turn]),
+    ]);
+  };
+  return [
+    '### CPU per payment, by process',
+    '',
+    'Milliseconds of CPU (user and system, from /proc) per payment during the turns of the floor and of the ' +
+      'service, averaged over the rounds; a server counts with its children (PostgreSQL with its backends). ' +
+      "The bench process runs the floor's code in the floor's turns and autocannon in the service's. With the " +
+      "machine out of CPU, the ratio is about the floor's whole over the service's.",
+    '',
+    row(['store', 'stored', 'clients', 'turn', ...PROCESSES.map(([, title]) => title), 'all', 'FerretDB commands']),
+    row(['---', '---:', '---:', '---', ...PROCESSES.map(() => '---:'), '---:', '---']),
+    ...measured.flatMap(({ run, l }) => [line(run, l, 'floor'), line(run, l, 'service')]),
+    '',
+  ];
+}
+
 export function formatReport(r: Report): string {
   const m = r.machine;
   const out = [
@@ -183,6 +234,7 @@ export function formatReport(r: Report): string {
     ),
     '',
     ...listTable(r),
+    ...costTable(r),
     '### Targets',
     '',
     ...verdicts(r),

@@ -44,6 +44,7 @@ export async function spawnService(
 
   return {
     url,
+    pid: child.pid,
     exited,
     output: () => output,
     /** Resolves once readiness answers 200; rejects if the process ends first. */

@@ -75,7 +75,12 @@ export interface RunningServer {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** The processes it was started as, while they run (the bench adds up their CPU and their children's). */
+  pids(): number[];
 }
+
+const pidsOf = (...children: (ChildProcess | null)[]): number[] =>
+  children.flatMap((c) => (c?.pid !== undefined && c.exitCode === null ? [c.pid] : []));
 
 // Servers left by a run that failed or was cut short die with it.
 const started = new Set<ChildProcess>();
@@ -124,13 +129,19 @@ export type FerretStore = 'sqlite' | 'postgresql';
  * SQLite in a fresh directory, or on a PostgreSQL server started for it. `stock` runs the
  * unfixed build (`FERRETDB_STOCK=1 scripts/provision.sh` makes it).
  */
-export async function startFerretDb(opts: { store?: FerretStore; stock?: boolean } = {}): Promise<RunningServer> {
+export async function startFerretDb(
+  opts: { store?: FerretStore; stock?: boolean; metrics?: boolean } = {},
+): Promise<RunningServer & { metricsUrl?: string }> {
   const port = await freePort();
-  const args = [`--listen-addr=127.0.0.1:${port}`, '--state-dir=-', '--debug-addr=-', '--telemetry=disable'];
+  const debugPort = opts.metrics ? await freePort() : undefined;
+  const debugAddr = debugPort === undefined ? '-' : `127.0.0.1:${debugPort}`;
+  const args = [`--listen-addr=127.0.0.1:${port}`, '--state-dir=-', `--debug-addr=${debugAddr}`, '--telemetry=disable'];
   args.push('--log-level=warn', '--log-format=text');
   const cleanups: (() => Promise<void>)[] = [];
+  let store: RunningServer | undefined;
   if (opts.store === 'postgresql') {
     const pg = await startPostgres();
+    store = pg;
     cleanups.push(pg.stop);
     args.push('--handler=postgresql', `--postgresql-url=${pg.url}`);
   } else {
@@ -152,6 +163,8 @@ export async function startFerretDb(opts: { store?: FerretStore; stock?: boolean
       await stop();
       for (const c of cleanups) await c();
     },
+    pids: () => [...pidsOf(child), ...(store?.pids() ?? [])],
+    ...(debugPort !== undefined && { metricsUrl: `http://${debugAddr}/debug/metrics` }),
   };
 }
 
@@ -197,6 +210,7 @@ export async function startPostgres(): Promise<RunningServer> {
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },
+    pids: () => pidsOf(child),
   };
 }
 
@@ -209,7 +223,7 @@ export async function startStripeMock(): Promise<RunningServer> {
     ['-http-addr', `127.0.0.1:${port}`, '-https-addr', `127.0.0.1:${https}`],
     port,
   );
-  return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child) };
+  return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child), pids: () => pidsOf(child) };
 }
 
 export async function startLocalstripe(): Promise<RunningServer> {
@@ -217,7 +231,7 @@ export async function startLocalstripe(): Promise<RunningServer> {
   const python = join(CACHE, 'localstripe', 'bin', 'python');
   const script = join(__dirname, '..', '..', 'tools', 'localstripe', 'serve.py');
   const child = await run('localstripe', python, [script, String(port)], port);
-  return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child) };
+  return { url: `http://127.0.0.1:${port}`, port, stop: stopper(child), pids: () => pidsOf(child) };
 }
 
 export type BusKind = 'stan' | 'jetstream' | 'kafka';
@@ -354,6 +368,7 @@ async function startKafkaOnce(): Promise<BusServer> {
       if (child) await stopper(child)(signal);
       child = null;
     },
+    pids: () => pidsOf(child),
   };
 }
 
@@ -378,6 +393,7 @@ export async function startJetStream(): Promise<JetStreamServer> {
       if (child) await stopper(child)(signal);
       child = null;
     },
+    pids: () => pidsOf(child),
   };
 }
 
@@ -406,5 +422,6 @@ export async function startNatsStreaming(opts: { fileStore?: boolean } = {}): Pr
       if (child) await stopper(child)(signal);
       child = null;
     },
+    pids: () => pidsOf(child),
   };
 }
