@@ -84,9 +84,14 @@ export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logge
       if (await add(String(p._id), p.version as number, p.dueAt as Date, p.createdAt as Date)) listed++;
     }
     if (!opts.changes) return listed;
+    // Not the starts (version 0): a start in flight is listed by its pending copy, and its record stays
+    // with its dueAt once it settled (listed, every payment ever started would be looked at again).
     const changes = db
       .collection('payment_changes')
-      .find({ dueAt: { $ne: null } }, { projection: { paymentId: 1, version: 1, dueAt: 1, at: 1 } });
+      .find(
+        { dueAt: { $ne: null }, version: { $gt: 0 } },
+        { projection: { paymentId: 1, version: 1, dueAt: 1, at: 1 } },
+      );
     for await (const c of changes) {
       if (await add(String(c.paymentId), c.version as number, c.dueAt as Date, c.at as Date)) listed++;
     }

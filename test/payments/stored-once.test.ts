@@ -196,6 +196,27 @@ describe('a payment is stored once, settled', () => {
   });
 });
 
+describe('the list of what is pending, rebuilt after a restore', () => {
+  test('holds no payment that settled, and each one in flight once', async () => {
+    const { db, payments } = store;
+    for (const n of [1, 2, 3]) {
+      const p = started(newId());
+      expect(await payments.start(p)).toBe(true);
+      const change = succeed(p, `ch_settled_${n}`, new Date());
+      expect(await payments.record(change, apply(p, change))).toBe(true);
+    }
+    const inFlight = started(newId());
+    expect(await payments.start(inFlight)).toBe(true);
+    await payments.idle();
+
+    // A restore drops the list, which is derived; the service rebuilds it at its next start, before it takes work.
+    await payments.due.buildIfMissing();
+    // A start's pending copy lists it while it is in flight: its start record, which stays, lists nothing.
+    expect(await db.collection('payments_due').countDocuments()).toBe(0);
+    expect((await payments.unsettled(10)).map((u) => [u.paymentId, u.version])).toEqual([[inFlight.id, 0]]);
+  });
+});
+
 describe('what a payment costs the store', () => {
   // FerretDB v1 reads by no index but _id's, and each index costs every insert a parse of the whole document.
   test('on FerretDB the payments carry no index but _id, also where a version before built the lists ones', async () => {
