@@ -300,20 +300,20 @@ async function preload(conn: mongoose.Connection, benchUserId: string, count: nu
   }
 }
 
-/** Each figure averaged over the rounds (each round the same number of payments). */
-function averageCosts(rounds: Pick<Level, 'cpu' | 'commands'>[]): Pick<Level, 'cpu' | 'commands'> {
-  const mean = (tables: Record<string, number>[]) => {
-    const keys = new Set(tables.flatMap((t) => Object.keys(t)));
-    return Object.fromEntries([...keys].map((k) => [k, tables.reduce((s, t) => s + (t[k] ?? 0), 0) / tables.length]));
+type Turn = { cpu: Record<string, number> | null; commands: Record<string, number> | null };
+
+/** The floor's and the service's costs, averaged over the rounds (each the same number of payments). */
+function averageCosts(turns: { floor: Turn; service: Turn }[]): Pick<Level, 'cpu' | 'commands'> {
+  const mean = (tables: (Record<string, number> | null)[]) => {
+    if (tables.length === 0 || tables.some((t) => t === null)) return null;
+    const keys = new Set(tables.flatMap((t) => Object.keys(t ?? {})));
+    return Object.fromEntries([...keys].map((k) => [k, tables.reduce((s, t) => s + (t?.[k] ?? 0), 0) / tables.length]));
   };
-  const both = (pick: (r: Pick<Level, 'cpu' | 'commands'>) => Level['cpu'] | undefined) => {
-    const all = rounds.map(pick);
-    if (all.length === 0 || all.some((x) => !x)) return undefined;
-    const got = all as NonNullable<Level['cpu']>[];
-    return { floor: mean(got.map((x) => x.floor)), service: mean(got.map((x) => x.service)) };
+  const both = (pick: (t: Turn) => Record<string, number> | null) => {
+    const [floor, service] = [mean(turns.map((t) => pick(t.floor))), mean(turns.map((t) => pick(t.service)))];
+    return floor && service ? { floor, service } : undefined;
   };
-  const cpu = both((r) => r.cpu);
-  const commands = both((r) => r.commands);
+  const [cpu, commands] = [both((t) => t.cpu), both((t) => t.commands)];
   return { ...(cpu && { cpu }), ...(commands && { commands }) };
 }
 
@@ -442,7 +442,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     // Floor and service take turns, so that a slow moment of the machine falls on both.
     const perRound = Math.ceil(flags.requests / flags.rounds);
     const rounds: { floor: Measured; service: Awaited<ReturnType<typeof serviceLevel>> }[] = [];
-    const costs: Pick<Level, 'cpu' | 'commands'>[] = [];
+    const costs: { floor: Turn; service: Turn }[] = [];
     for (let r = 0; r < flags.rounds; r++) {
       const floorTurn = await turn(perRound, () =>
         floorLevel(floor, floorOrders.splice(0, perRound), connections, perRound),
@@ -451,11 +451,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
         serviceLevel(service.url, token, serviceOrders.splice(0, perRound + 64), connections, perRound),
       );
       const [f, s] = [floorTurn.result, serviceTurn.result];
-      costs.push({
-        ...(floorTurn.cpu && serviceTurn.cpu && { cpu: { floor: floorTurn.cpu, service: serviceTurn.cpu } }),
-        ...(floorTurn.commands &&
-          serviceTurn.commands && { commands: { floor: floorTurn.commands, service: serviceTurn.commands } }),
-      });
+      costs.push({ floor: floorTurn, service: serviceTurn });
       answered = performance.now();
       if (s.failed > 0) {
         throw new Error(

@@ -11,12 +11,16 @@ import { Kafka, logLevel } from 'kafkajs';
 export const CACHE = process.env.PAYMENTS_SERVERS_CACHE ?? join(homedir(), '.cache', 'payments-servers');
 const bin = (name: string) => join(CACHE, 'bin', name);
 
-function canListen(port: number): Promise<boolean> {
+/** Listens on the port (0: one the kernel picks) and closes it again: the port, or null if it was taken. */
+function listenOnce(port: number): Promise<number | null> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const bound = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(bound));
+    });
   });
 }
 
@@ -40,19 +44,13 @@ const handedOut = new Set<number>();
 export async function freePort(): Promise<number> {
   for (let tries = 0; EPHEMERAL_FROM - FIRST_PORT > 2000 && tries < 100; tries++) {
     const port = FIRST_PORT + Math.floor(Math.random() * (EPHEMERAL_FROM - FIRST_PORT));
-    if (handedOut.has(port) || FETCH_REFUSES.has(port) || !(await canListen(port))) continue;
+    if (handedOut.has(port) || FETCH_REFUSES.has(port) || (await listenOnce(port)) === null) continue;
     handedOut.add(port);
     return port;
   }
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+  const port = await listenOnce(0);
+  if (port === null) throw new Error('no port to listen on');
+  return port;
 }
 
 async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs = 30000): Promise<void> {
@@ -82,8 +80,8 @@ export interface RunningServer {
   pids(): number[];
 }
 
-const pidsOf = (...children: (ChildProcess | null)[]): number[] =>
-  children.flatMap((c) => (c?.pid !== undefined && c.exitCode === null ? [c.pid] : []));
+const pidsOf = (child: ChildProcess | null): number[] =>
+  child?.pid !== undefined && child.exitCode === null ? [child.pid] : [];
 
 // Servers left by a run that failed or was cut short die with it.
 const started = new Set<ChildProcess>();
@@ -141,10 +139,9 @@ export async function startFerretDb(
   const args = [`--listen-addr=127.0.0.1:${port}`, '--state-dir=-', `--debug-addr=${debugAddr}`, '--telemetry=disable'];
   args.push('--log-level=warn', '--log-format=text');
   const cleanups: (() => Promise<void>)[] = [];
-  let store: RunningServer | undefined;
+  let pg: RunningServer | undefined;
   if (opts.store === 'postgresql') {
-    const pg = await startPostgres();
-    store = pg;
+    pg = await startPostgres();
     cleanups.push(pg.stop);
     args.push('--handler=postgresql', `--postgresql-url=${pg.url}`);
   } else {
@@ -166,7 +163,7 @@ export async function startFerretDb(
       await stop();
       for (const c of cleanups) await c();
     },
-    pids: () => [...pidsOf(child), ...(store?.pids() ?? [])],
+    pids: () => [...pidsOf(child), ...(pg?.pids() ?? [])],
     ...(debugPort !== undefined && { metricsUrl: `http://${debugAddr}/debug/metrics` }),
   };
 }
