@@ -50,7 +50,8 @@ export function summarize(dir: string, top = 12): string {
       .slice(0, top)
       .map(([k, us]) => `| ${k} | ${((100 * us) / busy).toFixed(1)}% |`);
   return [
-    `Busy CPU in the service process: ${(busy / 1e6).toFixed(2)} s (idle left out).`,
+    `Busy time of the service's main thread: ${(busy / 1e6).toFixed(2)} s (idle left out; V8 samples the wall clock,`,
+    'so time spent waiting for a CPU inside a native call, such as a socket write, counts as that call).',
     '',
     '| code | self time |',
     '|---|---:|',
