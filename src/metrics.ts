@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { LaneStats } from './db/writes';
 
 /** One registry per service instance, so that tests can run several side by side. */
 export function createMetrics() {
@@ -75,11 +76,40 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Gauges read when Prometheus scrapes: the outbox's size, and what the reconciler saw last. */
+/** Read when Prometheus scrapes: the outbox's size, what the reconciler saw last, and the write lane's totals. */
 export function registerStateGauges(
   metrics: Metrics,
-  source: { outboxBacklog(): Promise<number>; oldestPending(): Date | null; now(): Date },
+  source: {
+    outboxBacklog(): Promise<number>;
+    oldestPending(): Date | null;
+    now(): Date;
+    writeLane: Readonly<LaneStats>;
+  },
 ): void {
+  const lane: [string, string, keyof LaneStats][] = [
+    [
+      'db_write_lane_writes_total',
+      'Write commands sent through the write lane (0 with MONGO_WRITES_IN_FLIGHT=0)',
+      'writes',
+    ],
+    ['db_write_lane_wait_seconds_total', 'Time write commands waited for a place in the write lane', 'waitSeconds'],
+    [
+      'db_write_lane_busy_seconds_total',
+      'Time write commands held a place in the write lane, summed over its places: a rate near MONGO_WRITES_IN_FLIGHT means it is full',
+      'busySeconds',
+    ],
+  ];
+  for (const [name, help, key] of lane) {
+    new client.Counter({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        this.inc(source.writeLane[key]);
+      },
+    });
+  }
   new client.Gauge({
     name: 'outbox_backlog_events',
     help: 'Messages recorded but not yet delivered',

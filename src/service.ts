@@ -13,6 +13,7 @@ import { createPaymentQueries } from './db/payment-queries';
 import { createPaymentStore } from './db/payments';
 import { createProviderEventStore } from './db/provider-events';
 import { upgradeLegacyData } from './db/upgrade';
+import { laneOf } from './db/writes';
 import { createOrderEvents } from './domain/orders';
 import { createPay } from './domain/pay';
 import { createProviderReports } from './domain/provider-reports';
@@ -143,6 +144,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     outboxBacklog: () => outbox.backlog(),
     oldestPending: () => reconciler.oldestPending(),
     now: () => clock.now(),
+    writeLane: laneOf(db.connection).stats,
   });
   // What a stopped process left in the outbox goes out now rather than at the first tick.
   void outbox.flush();

@@ -18,9 +18,19 @@ const MAX_UPDATES = 4;
 /** Runs a database's write commands, at most so many at a time. */
 export interface WriteLane {
   run<T>(write: () => Promise<T>): Promise<T>;
+  /** Totals since the start, for the metrics; all 0 on a lane without a limit. */
+  readonly stats: Readonly<LaneStats>;
 }
 
-const unlimited: WriteLane = { run: (write) => write() };
+export interface LaneStats {
+  writes: number;
+  /** Time writes waited for a place. */
+  waitSeconds: number;
+  /** Time writes held a place, summed over the places: near `limit` per second, the lane is full. */
+  busySeconds: number;
+}
+
+const unlimited: WriteLane = { run: (write) => write(), stats: { writes: 0, waitSeconds: 0, busySeconds: 0 } };
 
 /**
  * At most `limit` write commands in flight (0: no limit). On a store with one
@@ -32,14 +42,21 @@ export function writeLane(limit: number): WriteLane {
   if (limit === 0) return unlimited;
   let running = 0;
   const waiting: (() => void)[] = [];
+  const stats: LaneStats = { writes: 0, waitSeconds: 0, busySeconds: 0 };
   return {
+    stats,
     async run(write) {
+      const asked = performance.now();
       if (running < limit) running++;
       // A finishing write hands its place over.
       else await new Promise<void>((resolve) => waiting.push(resolve));
+      const started = performance.now();
+      stats.writes++;
+      stats.waitSeconds += (started - asked) / 1000;
       try {
         return await write();
       } finally {
+        stats.busySeconds += (performance.now() - started) / 1000;
         const next = waiting.shift();
         if (next) next();
         else running--;

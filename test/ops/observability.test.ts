@@ -8,7 +8,8 @@ const lines: string[] = [];
 const stack = useStack({
   name: 'ops',
   subjects: ['payment:created'],
-  env: { STRIPE_KEY },
+  // One write at a time, as on FerretDB with SQLite: the lane's metrics count something.
+  env: { STRIPE_KEY, MONGO_WRITES_IN_FLIGHT: '1' },
   log: createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } }),
 });
 
@@ -55,6 +56,11 @@ describe('a full payment, as seen by an operator', () => {
     expect(text).toMatch(/^outbox_backlog_events 0$/m);
     expect(text).toMatch(/^oldest_pending_payment_age_seconds 0$/m);
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    // The payment's writes went through the lane: its start, its change, its settled copy and more.
+    const lane = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(lane('db_write_lane_writes_total')).toBeGreaterThanOrEqual(4);
+    expect(lane('db_write_lane_busy_seconds_total')).toBeGreaterThan(0);
+    expect(lane('db_write_lane_wait_seconds_total')).toBeGreaterThanOrEqual(0);
     expect(text).toMatch(
       /^http_request_duration_seconds_count\{method="POST",route="\/api\/payments",status="201"\} 1$/m,
     );
