@@ -25,6 +25,7 @@ import {
 } from '../test/support/servers';
 import { explainFailure, failureCollector } from './bench/failures';
 import { commandsPerPayment, cpuPerPayment, ferretCommands, sampleCpu, type Groups } from './bench/cpu';
+import { laneTotals, laneUse, type LaneUse } from './bench/lane';
 import { startFloor, type Floor } from './bench/floor';
 import { measureLists } from './bench/lists';
 import { summarize } from './bench/profile';
@@ -443,13 +444,19 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     const perRound = Math.ceil(flags.requests / flags.rounds);
     const rounds: { floor: Measured; service: Awaited<ReturnType<typeof serviceLevel>> }[] = [];
     const costs: { floor: Turn; service: Turn }[] = [];
+    const lanes: LaneUse[] = [];
     for (let r = 0; r < flags.rounds; r++) {
       const floorTurn = await turn(perRound, () =>
         floorLevel(floor, floorOrders.splice(0, perRound), connections, perRound),
       );
+      const laneBefore = laneTotals(await (await fetch(`${service.url}/metrics`)).text());
+      const serviceStarted = performance.now();
       const serviceTurn = await turn(perRound, () =>
         serviceLevel(service.url, token, serviceOrders.splice(0, perRound + 64), connections, perRound),
       );
+      const laneAfter = laneTotals(await (await fetch(`${service.url}/metrics`)).text());
+      const lane = laneUse(laneBefore, laneAfter, (performance.now() - serviceStarted) / 1000, perRound);
+      if (lane) lanes.push(lane);
       const [f, s] = [floorTurn.result, serviceTurn.result];
       costs.push({ floor: floorTurn, service: serviceTurn });
       answered = performance.now();
@@ -480,6 +487,13 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
       },
       ratio: median(rounds.map((x) => x.service.perSecond / x.floor.perSecond)),
       ...averageCosts(costs),
+      ...(lanes.length > 0 && {
+        lane: {
+          busy: median(lanes.map((l) => l.busy)),
+          writesPerPayment: median(lanes.map((l) => l.writesPerPayment)),
+          waitMs: median(lanes.map((l) => l.waitMs)),
+        },
+      }),
     });
   }
 

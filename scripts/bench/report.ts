@@ -1,3 +1,4 @@
+import type { LaneUse } from './lane';
 import type { ListCase } from './lists';
 
 export interface Measured {
@@ -17,6 +18,8 @@ export interface Level {
   cpu?: { floor: Record<string, number>; service: Record<string, number> };
   /** FerretDB commands per payment, by command, during the same turns. */
   commands?: { floor: Record<string, number>; service: Record<string, number> };
+  /** The service's write lane during its turns (medians over the rounds), where it has a limit. */
+  lane?: LaneUse;
 }
 
 export interface Run {
@@ -164,6 +167,34 @@ function costTable(r: Report): string[] {
   ];
 }
 
+/** Whether the service waited for its write lane: a lane busy all the time bounds the payments/s. */
+function laneTable(r: Report): string[] {
+  const measured = r.runs.flatMap((run) => run.levels.filter((l) => l.lane).map((l) => ({ run, l })));
+  if (measured.length === 0) return [];
+  return [
+    "### The service's write lane",
+    '',
+    "From the service's metrics, during its turns (medians over the rounds). Busy is the share of the turn a " +
+      'write command held the lane (MONGO_WRITES_IN_FLIGHT=1 on SQLite): near 1, requests queue for it, and ' +
+      'each command carries the writes that arrived meanwhile.',
+    '',
+    row(['store', 'stored', 'clients', 'busy', 'write commands per payment', 'mean wait ms']),
+    row(['---', '---:', '---:', '---:', '---:', '---:']),
+    ...measured.map(({ run, l }) => {
+      const lane = l.lane as LaneUse;
+      return row([
+        run.store,
+        run.stored,
+        l.concurrency,
+        fixed(lane.busy, 2),
+        fixed(lane.writesPerPayment, 2),
+        fixed(lane.waitMs, 1),
+      ]);
+    }),
+    '',
+  ];
+}
+
 export function formatReport(r: Report): string {
   const m = r.machine;
   const out = [
@@ -235,6 +266,7 @@ export function formatReport(r: Report): string {
     '',
     ...listTable(r),
     ...costTable(r),
+    ...laneTable(r),
     '### Targets',
     '',
     ...verdicts(r),
