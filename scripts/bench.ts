@@ -28,6 +28,7 @@ import { commandsPerPayment, cpuPerPayment, ferretCommands, sampleCpu, type Grou
 import { laneTotals, laneUse, type LaneUse } from './bench/lane';
 import { startFloor, type Floor } from './bench/floor';
 import { measureLists } from './bench/lists';
+import { metricIn, scrape } from './bench/metrics';
 import { summarize } from './bench/profile';
 import { formatReport, type Level, type Measured, type Report, type Run } from './bench/report';
 
@@ -150,10 +151,7 @@ async function allSucceeded(
 
 /** The sum of one metric's samples from the service's /metrics, those whose labels contain `labels`. */
 async function metric(url: string, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))]
-    .filter((m) => (m[1] ?? '').includes(labels))
-    .reduce((sum, m) => sum + Number(m[2]), 0);
+  return metricIn(await scrape(url), name, labels);
 }
 
 /** The payload of order:created as the orders service publishes it. */
@@ -449,12 +447,12 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
       const floorTurn = await turn(perRound, () =>
         floorLevel(floor, floorOrders.splice(0, perRound), connections, perRound),
       );
-      const laneBefore = laneTotals(await (await fetch(`${service.url}/metrics`)).text());
+      const laneBefore = laneTotals(await scrape(service.url));
       const serviceStarted = performance.now();
       const serviceTurn = await turn(perRound, () =>
         serviceLevel(service.url, token, serviceOrders.splice(0, perRound + 64), connections, perRound),
       );
-      const laneAfter = laneTotals(await (await fetch(`${service.url}/metrics`)).text());
+      const laneAfter = laneTotals(await scrape(service.url));
       const lane = laneUse(laneBefore, laneAfter, (performance.now() - serviceStarted) / 1000, perRound);
       if (lane) lanes.push(lane);
       const [f, s] = [floorTurn.result, serviceTurn.result];

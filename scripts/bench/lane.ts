@@ -1,3 +1,5 @@
+import { metricIn } from './metrics';
+
 /** The write lane's totals, from the service's /metrics (all 0 where it has no limit). */
 export interface LaneTotals {
   writes: number;
@@ -21,8 +23,7 @@ const NAMES: [keyof LaneTotals, string][] = [
 ];
 
 export function laneTotals(metricsText: string): LaneTotals {
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? 0);
-  return Object.fromEntries(NAMES.map(([key, name]) => [key, value(name)])) as unknown as LaneTotals;
+  return Object.fromEntries(NAMES.map(([key, name]) => [key, metricIn(metricsText, name)])) as unknown as LaneTotals;
 }
 
 /** Null when no write went through a lane (no limit, as on PostgreSQL). */
