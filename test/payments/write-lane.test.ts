@@ -1,7 +1,7 @@
 import mongoose from 'mongoose';
 import { createOrderStore } from '../../src/db/orders';
 import { createPaymentStore, PROJECTION_GATHER_MS } from '../../src/db/payments';
-import { limitWrites } from '../../src/db/writes';
+import { insertOnce, laneOf, limitWrites } from '../../src/db/writes';
 import { apply, paymentIdFor, refundIdFor, requestRefund, succeed } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
 import { firstPayment, newId, uniqueName } from '../support/harness';
@@ -93,6 +93,31 @@ describe('writes through one lane (MONGO_WRITES_IN_FLIGHT)', () => {
       const { results } = await burst(conn);
       expect(results.every(Boolean)).toBe(true);
       expect(seen.most).toBeGreaterThan(1);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  test('the lane goes to the next write before the writers of the last one go on', async () => {
+    const { conn, seen } = await watched(1);
+    try {
+      const db = conn.getClient().db(conn.name);
+      const lane = laneOf(conn);
+      const [intoA, intoB] = ['lane_a', 'lane_b'].map((name) => insertOnce(db.collection(name), lane));
+      // The pool's connection, opened before: the second write needs no new one. Then a turn of the
+      // event loop, for that insert's batch to end.
+      await intoA!({ _id: 'warm' });
+      await new Promise((resolve) => setImmediate(resolve));
+      const startedB = () => seen.byCollection.get('insert:lane_b') ?? 0;
+      let whenAResumed = -1;
+      // What a writer does once its insert is answered (on the way of a payment: the call to the
+      // provider, the next record) must not hold the lane while the next write waits for it.
+      const a = intoA!({ _id: 'a' }).then(() => {
+        whenAResumed = startedB();
+      });
+      const b = intoB!({ _id: 'b' });
+      await Promise.all([a, b]);
+      expect(whenAResumed).toBe(1);
     } finally {
       await conn.close();
     }
