@@ -1,0 +1,35 @@
+import { formatReport, type Level, type Report, type Run } from '../../scripts/bench/report';
+
+const level = (floorPerSecond: number, servicePerSecond: number): Level => ({
+  concurrency: 8,
+  floor: { perSecond: floorPerSecond, p50: 10, p99: 20 },
+  service: { perSecond: servicePerSecond, p50: 20, p99: 30, ok: 1000, failed: 0, statusCodes: { 201: 1000 } },
+  ratio: servicePerSecond / floorPerSecond,
+});
+
+const run = (stored: number, l: Level): Run => ({
+  store: 'sqlite',
+  stored,
+  replication: { service: 2000, floor: 1000 },
+  levels: [l],
+  outboxDrainSeconds: 0.01,
+  projectedSeconds: 0.5,
+});
+
+describe("the bench's report", () => {
+  test('says, beside the service with payments stored against the empty database, what the floor did', () => {
+    const report: Report = {
+      machine: { cpu: 'a CPU', cores: 2, memoryGiB: 8, node: 'v20', loadAverage: [0, 0, 0] },
+      ferretdb: 'v1.24.2',
+      bus: 'stan',
+      requests: 1000,
+      // The machine slowed by a third between the two: the service as much as the floor.
+      runs: [run(0, level(300, 180)), run(20000, level(200, 120))],
+    };
+    const text = formatReport(report);
+    expect(text).toContain(
+      "- NOT MET: sqlite, 20000 stored, 8 clients: 0.67x the empty database's payments/s (>= 0.85; " +
+        'the floor did 0.67x its own)',
+    );
+  });
+});
