@@ -107,21 +107,19 @@ function grouped<I, O>(
   // The batch is taken once the lane lets it go: what arrived while it waited goes too.
   const sendBatch = async () => {
     const batch = queue.splice(0, max);
-    let answer: () => void;
+    let outcomes: Outcome<O>[];
     try {
-      const outcomes = await send(batch.map((w) => w.item));
-      answer = () =>
-        batch.forEach((w, i) => {
-          const o = outcomes[i] as Outcome<O>;
-          if (o.ok) w.resolve(o.value);
-          else w.reject(o.error);
-        });
-    } catch (err) {
-      answer = () => {
-        for (const w of batch) w.reject(err);
-      };
+      outcomes = await send(batch.map((w) => w.item));
+    } catch (error) {
+      outcomes = batch.map(() => ({ ok: false, error }));
     }
-    lane.answer(answer);
+    lane.answer(() =>
+      batch.forEach((w, i) => {
+        const o = outcomes[i] as Outcome<O>;
+        if (o.ok) w.resolve(o.value);
+        else w.reject(o.error);
+      }),
+    );
   };
   // Writes made in the same turn of the event loop join the first command too; writes
   // nobody waits for gather longer, and take fewer turns of the lane.
