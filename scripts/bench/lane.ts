@@ -1,11 +1,8 @@
+import type { LaneStats } from '../../src/db/writes';
 import { metricIn } from './metrics';
 
 /** The write lane's totals, from the service's /metrics (all 0 where it has no limit). */
-export interface LaneTotals {
-  writes: number;
-  waitSeconds: number;
-  busySeconds: number;
-}
+export type LaneTotals = LaneStats;
 
 /** How the service used its write lane during a turn. */
 export interface LaneUse {
