@@ -1,4 +1,4 @@
-import { Schema, type Connection } from 'mongoose';
+import { Schema, type Connection, type mongo } from 'mongoose';
 import { deleteFromSmallById, insertOnce, laneOf, updateById } from './writes';
 
 /** A message to deliver to one destination (the bus, or one receiver of callbacks). */
@@ -91,7 +91,10 @@ export function createOutboxStore(conn: Connection) {
       const unset = fields.lastError !== undefined && fields.lastStatus === undefined;
       await update(entryId(entry), { $set: fields, ...(unset && { $unset: { lastStatus: '' } }) });
     },
-    count: () => col.countDocuments(),
+    /** Entries stored, but for those named in `except`. */
+    count({ except = [] }: { except?: unknown[] } = {}) {
+      return col.countDocuments((except.length > 0 ? { _id: { $nin: except } } : {}) as mongo.Filter<mongo.Document>);
+    },
   };
 }
 

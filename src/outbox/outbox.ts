@@ -78,8 +78,11 @@ export function createOutbox(deps: {
 
   let toRemove: OutboxEntry[] = [];
   let removing: Promise<void> | null = null;
+  // Delivered, and stored until their removal is written: the backlog leaves them out.
+  const delivered = new Set<string>();
   function remove(entries: OutboxEntry[]): void {
     toRemove.push(...entries);
+    for (const e of entries) delivered.add(entryId(e));
     removing ??= new Promise<void>((resolve) => setTimeout(resolve, REMOVE_AFTER_MS)).then(async () => {
       const batch = toRemove;
       toRemove = [];
@@ -87,6 +90,8 @@ export function createOutbox(deps: {
       await store.remove(batch).catch((err: unknown) => {
         log.warn({ err }, 'delivered messages stay in the outbox; they may go again');
       });
+      // Removed, or back in the backlog: a removal that failed leaves them to be sent again.
+      for (const e of batch) delivered.delete(entryId(e));
     });
   }
 
@@ -244,7 +249,7 @@ export function createOutbox(deps: {
       while (removing) await removing;
     },
     /** Messages stored and not yet delivered. */
-    backlog: async () => (await store.count()) - toRemove.length,
+    backlog: () => store.count({ except: [...delivered] }),
     /** Stops the timer, sends what it can of what is stored within `graceMs`, and waits for the sends in hand. */
     async stop(graceMs = 0) {
       clearInterval(timer);
