@@ -76,6 +76,21 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** The write lane's totals as counters: name, help, and the total each reads. */
+export const LANE_METRICS: [string, string, keyof LaneStats][] = [
+  [
+    'db_write_lane_writes_total',
+    'Write commands sent through the write lane (0 with MONGO_WRITES_IN_FLIGHT=0)',
+    'writes',
+  ],
+  ['db_write_lane_wait_seconds_total', 'Time write commands waited for a place in the write lane', 'waitSeconds'],
+  [
+    'db_write_lane_busy_seconds_total',
+    'Time write commands held a place in the write lane, summed over its places: a rate near MONGO_WRITES_IN_FLIGHT means it is full',
+    'busySeconds',
+  ],
+];
+
 /** Read when Prometheus scrapes: the outbox's size, what the reconciler saw last, and the write lane's totals. */
 export function registerStateGauges(
   metrics: Metrics,
@@ -86,20 +101,7 @@ export function registerStateGauges(
     writeLane: Readonly<LaneStats>;
   },
 ): void {
-  const lane: [string, string, keyof LaneStats][] = [
-    [
-      'db_write_lane_writes_total',
-      'Write commands sent through the write lane (0 with MONGO_WRITES_IN_FLIGHT=0)',
-      'writes',
-    ],
-    ['db_write_lane_wait_seconds_total', 'Time write commands waited for a place in the write lane', 'waitSeconds'],
-    [
-      'db_write_lane_busy_seconds_total',
-      'Time write commands held a place in the write lane, summed over its places: a rate near MONGO_WRITES_IN_FLIGHT means it is full',
-      'busySeconds',
-    ],
-  ];
-  for (const [name, help, key] of lane) {
+  for (const [name, help, key] of LANE_METRICS) {
     new client.Counter({
       name,
       help,

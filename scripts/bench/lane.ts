@@ -1,8 +1,6 @@
 import type { LaneStats } from '../../src/db/writes';
+import { LANE_METRICS } from '../../src/metrics';
 import { metricIn } from './metrics';
-
-/** The write lane's totals, from the service's /metrics (all 0 where it has no limit). */
-export type LaneTotals = LaneStats;
 
 /** How the service used its write lane during a turn. */
 export interface LaneUse {
@@ -13,18 +11,15 @@ export interface LaneUse {
   waitMs: number;
 }
 
-const NAMES: [keyof LaneTotals, string][] = [
-  ['writes', 'db_write_lane_writes_total'],
-  ['waitSeconds', 'db_write_lane_wait_seconds_total'],
-  ['busySeconds', 'db_write_lane_busy_seconds_total'],
-];
-
-export function laneTotals(metricsText: string): LaneTotals {
-  return Object.fromEntries(NAMES.map(([key, name]) => [key, metricIn(metricsText, name)])) as unknown as LaneTotals;
+/** The write lane's totals, from the service's /metrics (all 0 where it has no limit). */
+export function laneTotals(metricsText: string): LaneStats {
+  return Object.fromEntries(
+    LANE_METRICS.map(([name, , key]) => [key, metricIn(metricsText, name)]),
+  ) as unknown as LaneStats;
 }
 
 /** Null when no write went through a lane (no limit, as on PostgreSQL). */
-export function laneUse(before: LaneTotals, after: LaneTotals, seconds: number, payments: number): LaneUse | null {
+export function laneUse(before: LaneStats, after: LaneStats, seconds: number, payments: number): LaneUse | null {
   const writes = after.writes - before.writes;
   if (writes <= 0 || seconds <= 0) return null;
   return {
