@@ -27,6 +27,7 @@ const refundSchema = new Schema(
     status: String,
     providerId: String,
     failureReason: String,
+    requestKey: String,
     createdAt: Date,
     updatedAt: Date,
   },

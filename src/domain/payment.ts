@@ -45,6 +45,8 @@ export interface Refund {
   /** The provider's refund, once there is one. */
   providerId: string | null;
   failureReason: string | null;
+  /** Names the request that asked for it, when it carried an Idempotency-Key: its retry resumes this refund. */
+  requestKey?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -278,8 +280,18 @@ export function assertVoidable(p: Payment): void {
   if (p.status !== 'pending') throw new ConflictError(`A ${p.status} payment cannot be voided`, 'payment_not_voidable');
 }
 
-function newRefund(id: string, amount: number, reason: RefundReason, at: Date): Refund {
-  return { id, amount, reason, status: 'pending', providerId: null, failureReason: null, createdAt: at, updatedAt: at };
+function newRefund(id: string, amount: number, reason: RefundReason, at: Date, requestKey?: string): Refund {
+  return {
+    id,
+    amount,
+    reason,
+    status: 'pending',
+    providerId: null,
+    failureReason: null,
+    ...(requestKey !== undefined && { requestKey }),
+    createdAt: at,
+    updatedAt: at,
+  };
 }
 
 /**
@@ -289,7 +301,7 @@ function newRefund(id: string, amount: number, reason: RefundReason, at: Date): 
  */
 export function requestRefund(
   p: Payment,
-  input: { refundId: string; amount?: number; reason: RefundReason; at: Date; dueAt: Date },
+  input: { refundId: string; amount?: number; reason: RefundReason; requestKey?: string; at: Date; dueAt: Date },
 ): Change {
   if (p.status !== 'succeeded' && p.status !== 'partially_refunded') {
     throw new ConflictError(`A ${p.status} payment cannot be refunded`, 'payment_not_refundable');
@@ -308,7 +320,7 @@ export function requestRefund(
       'refund_exceeds_remaining',
     );
   }
-  const refunds = [...p.refunds, newRefund(input.refundId, amount, input.reason, input.at)];
+  const refunds = [...p.refunds, newRefund(input.refundId, amount, input.reason, input.at, input.requestKey)];
   return change(p, 'refund_requested', p.status, input.at, input.dueAt, { refunds, reason: input.reason }, []);
 }
 

@@ -5,6 +5,12 @@ import type { Clock, Payments, PaymentProvider } from './ports';
 // Stripe keeps idempotency keys at least 24 hours; past this, asking for the charge again is no longer safe.
 export const IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
 
+const REFUND_REFUSED = 'The provider refused the refund';
+
+/** What the asker of a refund the provider refused is answered. */
+export const refundRefused = (reason: string | null) =>
+  new DeclinedError(reason ?? REFUND_REFUSED, undefined, { code: 'refund_declined' });
+
 /** What the provider says of a payment's charge. */
 export type ChargeAnswer = { chargeId: string } | { refused: string; declineCode?: string; error?: Error };
 
@@ -136,9 +142,9 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
       if (answer.status === 'succeeded') {
         return commitOn(p.id, (q) => (stillPending(q) ? refundSucceeded(q, refundId, providerId, clock.now()) : null));
       }
-      const reason = failureReason ?? 'The provider refused the refund';
+      const reason = failureReason ?? REFUND_REFUSED;
       await commitOn(p.id, (q) => (stillPending(q) ? refundFailed(q, refundId, reason, clock.now()) : null));
-      throw new DeclinedError(reason, undefined, { code: 'refund_declined' });
+      throw refundRefused(reason);
     },
   };
 }

@@ -42,7 +42,7 @@ export function refundsRouter(deps: {
         .isIn(REFUND_REASONS)
         .withMessage(`reason must be one of ${REFUND_REASONS.join(', ')}`),
     ]),
-    idempotent(deps.idempotency, deps.clock, async (req) => {
+    idempotent(deps.idempotency, deps.clock, async (req, requestKey) => {
       const { amount, reason } = req.body as { amount?: number; reason?: RefundReason };
       const paymentId = (await visiblePayment(deps.payments, req)).id;
       try {
@@ -50,6 +50,7 @@ export function refundsRouter(deps: {
           paymentId,
           reason: reason ?? 'requested_by_customer',
           ...(amount !== undefined && { amount }),
+          ...(requestKey !== null && { requestKey }),
         });
         deps.metrics.refunds.inc({ outcome: done.refund.status });
         req.log.info({ paymentId, refundId: done.refund.id, amount: done.refund.amount }, 'refund succeeded');

@@ -148,6 +148,28 @@ describe('POST /api/payments/:id/refunds', () => {
     expect((await stack.service.stores.payments.load(id))?.amountRefunded).toBe(700);
   });
 
+  test('retried with its Idempotency-Key after a 503, it is the same refund: nothing more is refunded', async () => {
+    const { id } = await paidPayment(20);
+    const key = uniqueName('refund');
+    stack.stripe.failNext(10, 500);
+    const first = await refund(id, { amount: 500 }).set('Idempotency-Key', key);
+    stack.stripe.failNext(0);
+    expect(first.status).toBe(503);
+
+    const again = await refund(id, { amount: 500 }).set('Idempotency-Key', key);
+    expect(again.status).toBe(201);
+    const payment = await stack.service.stores.payments.load(id);
+    expect(payment).toMatchObject({ status: 'partially_refunded', amountRefunded: 500 });
+    expect(payment?.refunds.map((r) => [r.id, r.status])).toEqual([[again.body.id, 'succeeded']]);
+
+    // The reconciler finds nothing left to refund.
+    await stack.service.stores.payments.postpone(id, new Date(0));
+    await stack.service.reconciler.runOnce();
+    expect((await stack.service.stores.payments.load(id))?.amountRefunded).toBe(500);
+    expect(stack.stripe.refundsMade().filter((r) => r.body.includes(again.body.id as string))).toHaveLength(1);
+    expect(await refundedEvents(id)).toHaveLength(1);
+  });
+
   test('the provider away: 503, the refund pending with its amount set aside; the reconciler settles it under the same key', async () => {
     const { id } = await paidPayment(20);
     stack.stripe.failNext(10, 500);
