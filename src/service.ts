@@ -116,10 +116,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   const pay = createPay({ orders: stores.orders, payments: stores.payments, settle, clock, settleAfterMs });
   const refund = createRefund({ settle, clock, settleAfterMs });
   const voidPayment = createVoid({ payments: stores.payments, settle, clock, settleAfterMs });
+  const orderEvents = createOrderEvents({ orders: stores.orders, payments: stores.payments, refund });
   registerListeners(
     {
       bus,
-      orders: createOrderEvents({ orders: stores.orders, payments: stores.payments, refund }),
+      orders: orderEvents,
       requestPayment: createRequestPayment({ payments: stores.payments, settle, clock, settleAfterMs }),
       deadLetters: stores.deadLetters,
       limits: config.events,
@@ -130,7 +131,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     config.defaultCurrency,
   );
   const reconciler = startReconciler({
-    reconcile: createReconcile({ payments: stores.payments, settle, clock, minRetryMs: config.reconcile.intervalMs }),
+    reconcile: createReconcile({
+      payments: stores.payments,
+      settle,
+      clock,
+      minRetryMs: config.reconcile.intervalMs,
+      refundIfCancelled: orderEvents.refundIfCancelled,
+    }),
     sweepers: [
       { sweep: (now) => stores.idempotency.sweep(now), everyMs: SWEEP_EVERY_MS },
       { sweep: (now) => stores.providerEvents.sweep(now), everyMs: SWEEP_EVERY_MS },

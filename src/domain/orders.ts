@@ -49,8 +49,13 @@ export function createOrderEvents(deps: { orders: Orders; payments: Payments; re
   async function refundIfPaid(order: Order): Promise<boolean> {
     const p = await paymentOf(order);
     if (!p) return false;
+    // Retried until it is settled; if it stays pending past the retries, the reconciler refunds it once it settles.
     if (p.status === 'pending')
       throw new OutOfOrderError(`Payment ${p.id} of cancelled order ${order.id} is not settled yet`);
+    return refundHeld(p);
+  }
+
+  async function refundHeld(p: Payment): Promise<boolean> {
     const asked = p.refunds.some((r) => r.reason === 'order_cancelled' && r.status !== 'failed');
     if (asked || refundable(p) === 0) return false;
     try {
@@ -63,6 +68,17 @@ export function createOrderEvents(deps: { orders: Orders; payments: Payments; re
   }
 
   return {
+    /**
+     * Gives back the money of a payment settled after its order was cancelled: the cancel
+     * found it pending, and its retries may have run out before it settled (the reconciler
+     * settles what stays pending).
+     */
+    async refundIfCancelled(p: Payment): Promise<boolean> {
+      if (p.orderId === null || refundable(p) === 0) return false;
+      const order = await orders.get(p.orderId);
+      return order?.status === 'cancelled' ? refundHeld(p) : false;
+    },
+
     async created(e: OrderCreated): Promise<'inserted' | 'duplicate'> {
       const { amount, currency } = toMinorUnits(e.price, e.currency);
       const order = { id: e.id, version: e.version, status: e.status, userId: e.userId, amount, currency };

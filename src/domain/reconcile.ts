@@ -1,4 +1,5 @@
 import { DeclinedError, InvalidInputError } from './errors';
+import type { Payment } from './payment';
 import type { Clock, Payments, Unsettled } from './ports';
 import type { Settle } from './settle';
 
@@ -20,7 +21,14 @@ export interface ReconcileResult {
  * at once: every writer asks the provider under the same keys, and the first
  * record of each outcome wins.
  */
-export function createReconcile(deps: { payments: Payments; settle: Settle; clock: Clock; minRetryMs: number }) {
+export function createReconcile(deps: {
+  payments: Payments;
+  settle: Settle;
+  clock: Clock;
+  minRetryMs: number;
+  /** The money of a payment whose order was cancelled while it was pending goes back (domain/orders.ts). */
+  refundIfCancelled: (p: Payment) => Promise<unknown>;
+}) {
   const { payments, settle, clock } = deps;
 
   return async function reconcile(): Promise<ReconcileResult> {
@@ -46,6 +54,8 @@ export function createReconcile(deps: { payments: Payments; settle: Settle; cloc
         }
         await payments.reconciled(item, current);
         settled++;
+        // Once off the list: a refund the provider refuses is reported, not asked again at every pass.
+        if (current) await deps.refundIfCancelled(current).catch((err: unknown) => errors.push(err));
       } catch (err) {
         // Settled as declined: recording that took it off the list.
         if (err instanceof DeclinedError || err instanceof InvalidInputError) {

@@ -1,9 +1,14 @@
 import request from 'supertest';
+import { paymentIdFor } from '../../src/domain/payment';
 import { createOrder, eventually, newId, newUser, sessionCookie, useStack } from '../support/harness';
 import { storedMessages } from '../support/nats-monitor';
 import { localstripe } from '../support/localstripe';
 
-const stack = useStack({ name: 'paid_orders', proxyTo: 'localstripe', env: { NATS_ACK_WAIT_MS: '1000' } });
+const stack = useStack({
+  name: 'paid_orders',
+  proxyTo: 'localstripe',
+  env: { NATS_ACK_WAIT_MS: '1000', EVENT_MAX_DELIVERIES: '3', PROVIDER_TIMEOUT_MS: '2000' },
+});
 
 const pay = (user: ReturnType<typeof newUser>, orderId: string) =>
   request(stack.service.app)
@@ -69,6 +74,31 @@ describe('an order cancelled after its payment went through', () => {
       15_000,
     );
     expect(await refundsOf(paid.body.id as string)).toHaveLength(1);
+  });
+  test('while its payment stays pending past the retries of the cancel: refunded once the reconciler charges it', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 12 });
+    stack.stripe.failNext(100, 500);
+    expect((await pay(user, order.id)).status).toBe(503);
+    const id = paymentIdFor(order.id, 0);
+    expect((await stack.service.stores.payments.load(id))?.status).toBe('pending');
+
+    const handled = async () =>
+      (await Promise.all(['cancelled', 'duplicate', 'parked'].map((o) => consumed('order:cancelled', o)))).reduce(
+        (a, b) => a + b,
+      );
+    const before = await handled();
+    await stack.peer.publish('order:cancelled', { id: order.id, version: 1, ticket: { id: order.ticket.id } });
+    await eventually(async () => (await handled()) > before, 15_000);
+
+    // The provider is back: the reconciler charges the payment, and gives the money of the cancelled order back.
+    stack.stripe.failNext(0);
+    await stack.service.stores.payments.postpone(id, new Date(0));
+    await stack.service.reconciler.runOnce();
+    const settled = await stack.service.stores.payments.load(id);
+    expect(settled).toMatchObject({ status: 'refunded', amountRefunded: 1200 });
+    expect(settled?.refunds).toEqual([expect.objectContaining({ reason: 'order_cancelled', status: 'succeeded' })]);
+    expect(await refundsOf(id)).toHaveLength(1);
   });
 });
 
