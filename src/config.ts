@@ -202,7 +202,9 @@ function toBus(env: z.infer<typeof busSchema>) {
     jetstream: {
       stream: env.JETSTREAM_STREAM,
       manageStream: env.JETSTREAM_MANAGE_STREAM,
-      maxDeliver: env.JETSTREAM_MAX_DELIVER ?? env.EVENT_MAX_DELIVERIES + 1,
+      // No bound by default: the service parks a message by its own limits, and one whose dead letter
+      // cannot be written (the database away) must come again rather than be dropped by the server.
+      maxDeliver: env.JETSTREAM_MAX_DELIVER ?? -1,
       backoffMs: env.JETSTREAM_BACKOFF,
     },
     kafka: {

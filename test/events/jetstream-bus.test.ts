@@ -1,10 +1,10 @@
-import { DEFAULT_QUEUE_GROUP } from '../../src/config';
+import { DEFAULT_QUEUE_GROUP, loadConfig } from '../../src/config';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { MAX_IN_FLIGHT, type Bus, type InboundMessage, type Verdict } from '../../src/events/bus';
 import { connectJetStreamBus } from '../../src/events/jetstream-bus';
 import { createLogger } from '../../src/log';
-import { eventually, uniqueName } from '../support/harness';
+import { eventually, testEnv, uniqueName } from '../support/harness';
 import { storedMessages, unacked } from '../support/nats-monitor';
 import { startJetStream, testBus, type JetStreamServer } from '../support/servers';
 
@@ -74,6 +74,22 @@ describeJetStream('the JetStream bus', () => {
     expect(most).toBeLessThanOrEqual(MAX_IN_FLIGHT);
     expect(most).toBeGreaterThan(1);
   }, 60_000);
+
+  test('by default a message comes again for as long as its handler fails, past EVENT_MAX_DELIVERIES (its dead letter may not be written yet)', async () => {
+    const env = { ...testEnv(server, 'unused'), MONGO_URI: 'mongodb://127.0.0.1:1/unused', EVENT_MAX_DELIVERIES: '2' };
+    const { maxDeliver } = loadConfig(env).jetstream;
+    const bus = await open({ ackWaitMs: 300, maxDeliver });
+    const deliveries: number[] = [];
+    // As the listener does when the database is away: parking fails, and the handler rejects.
+    bus.subscribe('payment:disputed', async (m) => {
+      deliveries.push(m.deliveries);
+      if (deliveries.length <= 4) throw new Error('the dead letter could not be written');
+      return { kind: 'ack' };
+    });
+    await bus.publish({ subject: 'payment:disputed', id: uniqueName('evt'), key: 'k', data: { n: 1 } });
+    await eventually(async () => deliveries.length === 5, 15_000);
+    expect(deliveries).toEqual([1, 2, 3, 4, 5]);
+  }, 30_000);
 
   test('a message sent twice with the same event id is stored once', async () => {
     const bus = await open();

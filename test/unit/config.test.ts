@@ -106,12 +106,12 @@ describe('BUS', () => {
     expect(() => loadConfig({ ...valid, BUS: 'rabbitmq' })).toThrow(/BUS/);
   });
 
-  test("JetStream: a stream name without dots; max_deliver above the listeners' limit, one more by default", () => {
+  test("JetStream: a stream name without dots; max_deliver above the listeners' limit if set, none by default", () => {
     const js = { ...valid, BUS: 'jetstream' };
     expect(loadConfig(js).jetstream).toEqual({
       stream: 'ticketing',
       manageStream: true,
-      maxDeliver: 21,
+      maxDeliver: -1,
       backoffMs: [],
     });
     expect(
@@ -122,6 +122,7 @@ describe('BUS', () => {
     });
     expect(() => loadConfig({ ...js, JETSTREAM_STREAM: 'ticketing.events' })).toThrow(/JETSTREAM_STREAM/);
     expect(() => loadConfig({ ...js, JETSTREAM_MAX_DELIVER: '20' })).toThrow(/JETSTREAM_MAX_DELIVER/);
+    expect(loadConfig({ ...js, JETSTREAM_MAX_DELIVER: '21' }).jetstream.maxDeliver).toBe(21);
   });
 
   test('Kafka: brokers as host:port, topics mapped per subject, a retry topic per queue group', () => {
