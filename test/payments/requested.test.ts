@@ -11,6 +11,7 @@ import {
   type Received,
 } from '../support/harness';
 import { localstripe } from '../support/localstripe';
+import { storedMessages } from '../support/nats-monitor';
 
 // localstripe gives PaymentIntents real outcomes (stripe-mock answers every one requires_payment_method).
 
@@ -33,6 +34,12 @@ const about = (id: string) => (r: Received) =>
 async function consumed(subject: string, outcome: string): Promise<number> {
   const metric = await stack.service.metrics.eventsConsumed.get();
   return metric.values.find((v) => v.labels.subject === subject && v.labels.outcome === outcome)?.value ?? 0;
+}
+
+/** Messages of the subject handled so far, whatever their outcome. */
+async function consumedAll(subject: string): Promise<number> {
+  const metric = await stack.service.metrics.eventsConsumed.get();
+  return metric.values.filter((v) => v.labels.subject === subject).reduce((n, v) => n + v.value, 0);
 }
 
 const paymentOf = (id: string) => stack.service.stores.payments.load(paymentIdForRequest(id));
@@ -105,8 +112,11 @@ describe('payment:requested', () => {
     await eventually(async () => (await consumed('payment:requested', 'duplicate')) === before + 2);
 
     expect(stack.stripe.intentAttempts().filter((c) => c.body.includes(encodeURIComponent(id)))).toHaveLength(1);
-    await stack.service.outbox.flush();
-    expect(stack.peer.received.filter((r) => r.subject === 'payment:created' && about(id)(r))).toHaveLength(1);
+    // Counted where another service would read them: what the server stored once all is sent.
+    await stack.service.stores.payments.idle();
+    await eventually(async () => (await stack.service.outbox.backlog()) === 0);
+    const stored = (await storedMessages(stack.nats, 'payment:created')) as Received['data'][];
+    expect(stored.filter((d) => d.requestId === id)).toHaveLength(1);
   });
 
   test('a price in major units becomes exact minor units in its currency', async () => {
@@ -152,9 +162,11 @@ describe('payment:requested', () => {
     expect(note?.data).toMatchObject({ kind: 'payment_failed', email: 'd@test.io', payment: { status: 'failed' } });
     expect(await paymentOf(id)).toMatchObject({ status: 'failed', declineCode: 'card_declined' });
 
+    const duplicates = await consumed('payment:requested', 'duplicate');
     await stack.peer.publish('payment:requested', event);
-    await eventually(async () => (await consumed('payment:requested', 'duplicate')) > 0);
+    await eventually(async () => (await consumed('payment:requested', 'duplicate')) === duplicates + 1);
     expect(stack.stripe.intentAttempts().filter((c) => c.body.includes(encodeURIComponent(id)))).toHaveLength(1);
+    expect(await paymentOf(id)).toMatchObject({ status: 'failed', version: 1 });
   });
 
   test('a card that needs its holder (3-D Secure) fails with reason authentication_required', async () => {
@@ -188,10 +200,12 @@ describe('payment:requested', () => {
       const p = await paymentOf(id);
       return p?.status === 'pending' && (await consumed('payment:requested', 'pending')) > 0 ? p : null;
     });
+    const handled = await consumedAll('payment:requested');
     stack.stripe.failNext(0);
-    // Acked: past several ack waits, the message has not come back.
+    // Acked: past several ack waits, the message has not come back (it would now be charged).
     await new Promise((r) => setTimeout(r, 2500));
-    expect(await consumed('payment:requested', 'pending')).toBe(1);
+    expect(await consumedAll('payment:requested')).toBe(handled);
+    expect((await paymentOf(id))?.status).toBe('pending');
 
     ahead += 60_000;
     await stack.service.reconciler.runOnce();

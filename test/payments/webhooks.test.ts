@@ -72,6 +72,8 @@ const about = (id: string) => (r: Received) => r.data.id === id || r.data.paymen
 describe('POST /api/payments/webhooks/stripe', () => {
   test('a body that is not what Stripe signed, a wrong key or an old signature is refused with 400, and nothing is recorded', async () => {
     const { id, chargeId } = await paidPayment();
+    // A refund the provider holds: an event that got through would record it.
+    await localstripe.refunds.create({ charge: chargeId, amount: 300 });
     const good = signed('charge.refunded', { id: chargeId, object: 'charge' });
     const tampered = { ...good, payload: good.payload.replace(chargeId, 'ch_other') };
     const wrongKey = signed('charge.refunded', { id: chargeId }, { key: 'whsec_someone_else' });
@@ -85,6 +87,9 @@ describe('POST /api/payments/webhooks/stripe', () => {
     const unsigned = await request(stack.service.app).post(path).send(good.payload);
     expect(unsigned.status).toBe(400);
     expect((await load(id))?.version).toBe(1);
+    // Signed as Stripe signs, the same event is recorded.
+    expect((await deliver(good)).body).toEqual({ received: true, outcome: 'recorded' });
+    expect(await load(id)).toMatchObject({ version: 2, amountRefunded: 300 });
   });
 
   test('an event of no concern here is answered 200 and ignored', async () => {
