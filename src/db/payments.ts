@@ -254,7 +254,8 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       // at the reconciler's look, which clears what it finds settled).
       due.unlistPending(p.id);
     } else if (p.dueAt === null) {
-      due.clear(p.id, p.version);
+      // Nothing pending, and its consequences done: its own entry goes too.
+      due.clear(p.id, p.version + 1);
     }
   }
 
@@ -345,7 +346,12 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
 
     async record(change, after) {
       const { paymentId, ...rest } = change;
-      if (change.dueAt !== null) await due.add(paymentId, change.version, change.dueAt, change.at);
+      // Listed before it is recorded, so that a writer that stops after it leaves it to the reconciler:
+      // a change that leaves something pending, until its dueAt; one that leaves nothing pending (a
+      // dispute, a refund done), until its consequences are done. The first change is listed by its
+      // payment's pending copy.
+      const lookAt = change.dueAt ?? (change.version > 1 ? new Date(change.at.getTime() + 2 * WRITER_GRACE_MS) : null);
+      if (lookAt !== null) await due.add(paymentId, change.version, lookAt, change.at);
       const recorded = await insertChange({
         ...rest,
         _id: changeKey(paymentId, change.version),

@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import { connectDb, type Db } from '../../src/db/connect';
 import { createPaymentStore } from '../../src/db/payments';
-import { apply, refundIdFor, requestRefund } from '../../src/domain/payment';
+import { apply, markDisputed, refundIdFor, requestRefund } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
 import { createStripeProvider } from '../../src/providers/stripe';
 import type { Service } from '../../src/service';
@@ -122,6 +122,36 @@ describe('the reconciler', () => {
       const settled = await b.stores.payments.load(payment.id);
       expect(settled).toMatchObject({ status: 'partially_refunded', amountRefunded: 500, dueAt: null });
       expect(stripe.refundsMade().filter((r) => r.body.includes(refundId))).toHaveLength(1);
+    } finally {
+      await stopping.db.close();
+    }
+  });
+
+  test('a change that leaves nothing pending (a dispute), recorded by a replica that stopped right after, is published by another', async () => {
+    const { payment } = await abandonedPayment();
+    await a.reconciler.runOnce();
+    const paid = await a.stores.payments.load(payment.id);
+    expect(paid?.status).toBe('succeeded');
+    // Settled: nothing of it is listed any more.
+    await a.stores.payments.idle();
+    expect((await a.stores.payments.unsettled(1000)).filter((u) => u.paymentId === payment.id)).toEqual([]);
+
+    const stopping = await stoppingReplica();
+    try {
+      const at = new Date(Date.now() - 60_000);
+      const dispute = { id: uniqueName('dp'), amount: 1500, reason: 'fraudulent' };
+      const change = markDisputed(paid!, dispute, at);
+      expect(await stopping.payments.record(change, apply(paid!, change))).toBe(true);
+
+      await b.reconciler.runOnce();
+      await b.stores.payments.idle();
+      await eventually(async () => (await b.outbox.backlog()) === 0);
+      const published = (await storedMessages(nats, 'payment:disputed')) as { id: string; disputeId: string }[];
+      expect(published.filter((e) => e.id === payment.id)).toEqual([
+        expect.objectContaining({ disputeId: dispute.id, amount: 1500 }),
+      ]);
+      // Published, it is no longer listed.
+      expect((await b.stores.payments.unsettled(1000)).filter((u) => u.paymentId === payment.id)).toEqual([]);
     } finally {
       await stopping.db.close();
     }
