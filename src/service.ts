@@ -116,7 +116,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
   const pay = createPay({ orders: stores.orders, payments: stores.payments, settle, clock, settleAfterMs });
   const refund = createRefund({ settle, clock, settleAfterMs });
   const voidPayment = createVoid({ payments: stores.payments, settle, clock, settleAfterMs });
-  const orderEvents = createOrderEvents({ orders: stores.orders, payments: stores.payments, refund });
+  const orderEvents = createOrderEvents({
+    orders: stores.orders,
+    payments: stores.payments,
+    refund,
+    clock,
+    settleAfterMs,
+  });
   registerListeners(
     {
       bus,

@@ -389,6 +389,9 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
 
     postpone: (paymentId, dueAt) => due.postpone(paymentId, dueAt),
 
+    // As a version 1 entry: not a start (version 0) that the oldest pending payment's age would count.
+    lookAtLater: async (paymentId, at) => void (await due.add(paymentId, 1, at, clock.now())),
+
     async reconciled(item, found) {
       if (found === null) {
         // Listed by a start that never stored its payment; sooner, the start may be under way.

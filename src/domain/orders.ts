@@ -1,7 +1,7 @@
 import { OutOfOrderError, UpstreamUnavailableError } from './errors';
 import { toMinorUnits } from './money';
 import { paymentIdFor, refundable, type Payment } from './payment';
-import type { Order, Orders, Payments } from './ports';
+import type { Clock, Order, Orders, Payments } from './ports';
 import type { RefundPayment } from './refund';
 
 export interface OrderCreated {
@@ -30,17 +30,28 @@ function isOurs(paymentId: string, orderId: string): boolean {
  * for the money of an order cancelled after it was paid. Redelivery and
  * duplicates change nothing.
  */
-export function createOrderEvents(deps: { orders: Orders; payments: Payments; refund: RefundPayment }) {
-  const { orders, payments } = deps;
+export function createOrderEvents(deps: {
+  orders: Orders;
+  payments: Payments;
+  refund: RefundPayment;
+  clock: Clock;
+  /** How long a payment may take before the reconciler settles it. */
+  settleAfterMs: number;
+}) {
+  const { orders, payments, clock } = deps;
 
-  /** The order's payment that took its money, if one did: the first attempt that did not fail. */
-  async function paymentOf(order: Order): Promise<Payment | null> {
+  /**
+   * The order's payment that took its money, if one did: the first attempt that did not
+   * fail. Else the id the order's next payment will have.
+   */
+  async function paymentOf(order: Order): Promise<Payment | { next: string }> {
     // One of ours that a payment:created named (ours from before payment ids were fixed by the order, too).
     const named = order.paidBy === null ? null : await payments.load(order.paidBy);
     if (named && named.status !== 'failed' && named.status !== 'voided') return named;
     for (let attempt = order.attempt; ; attempt++) {
-      const p = await payments.load(paymentIdFor(order.id, attempt));
-      if (!p) return null;
+      const next = paymentIdFor(order.id, attempt);
+      const p = await payments.load(next);
+      if (!p) return { next };
       if (p.status !== 'failed' && p.status !== 'voided') return p;
     }
   }
@@ -48,7 +59,12 @@ export function createOrderEvents(deps: { orders: Orders; payments: Payments; re
   /** Refunds all of a payment that went through for an order that is cancelled: the ticket was released. */
   async function refundIfPaid(order: Order): Promise<boolean> {
     const p = await paymentOf(order);
-    if (!p) return false;
+    if ('next' in p) {
+      // A request that read the order before the cancel may be starting its payment now: once it had
+      // the time to settle it, the reconciler looks, and gives the money back (refundIfCancelled).
+      await payments.lookAtLater(p.next, new Date(clock.now().getTime() + deps.settleAfterMs));
+      return false;
+    }
     // Retried until it is settled; if it stays pending past the retries, the reconciler refunds it once it settles.
     if (p.status === 'pending')
       throw new OutOfOrderError(`Payment ${p.id} of cancelled order ${order.id} is not settled yet`);

@@ -46,6 +46,8 @@ export interface Payments {
   unsettled(limit: number): Promise<Unsettled[]>;
   /** Leaves an unsettled payment until `dueAt` (after a failed attempt to settle it). */
   postpone(paymentId: string, dueAt: Date): Promise<void>;
+  /** Has the reconciler look at a payment at `at`, whether or not it is stored yet (its start may be under way). */
+  lookAtLater(paymentId: string, at: Date): Promise<void>;
   /**
    * The reconciler looked at `item` and found the payment as `found` (null: never stored):
    * once nothing of it is pending, it is no longer listed.

@@ -1,7 +1,8 @@
 import { Types } from 'mongoose';
 import { connectDb, type Db } from '../../src/db/connect';
 import { createPaymentStore } from '../../src/db/payments';
-import { apply, markDisputed, refundIdFor, requestRefund } from '../../src/domain/payment';
+import { apply, markDisputed, paymentIdFor, refundIdFor, requestRefund } from '../../src/domain/payment';
+import { createSettle } from '../../src/domain/settle';
 import { createLogger } from '../../src/log';
 import { createStripeProvider } from '../../src/providers/stripe';
 import type { Service } from '../../src/service';
@@ -155,6 +156,35 @@ describe('the reconciler', () => {
     } finally {
       await stopping.db.close();
     }
+  });
+
+  test('a payment that a request started and settled after the cancel of its order was handled is refunded at the look the cancel asked for', async () => {
+    const user = newUser();
+    const order = await createOrder(peer, a, { userId: user.id, price: 15 });
+    const id = paymentIdFor(order.id, 0);
+    await peer.publish('order:cancelled', { id: order.id, version: 1, ticket: { id: order.ticket.id } });
+    await eventually(async () => (await a.stores.payments.unsettled(1000)).some((u) => u.paymentId === id));
+    expect((await a.stores.orders.get(order.id))?.status).toBe('cancelled');
+
+    // A request that read the order before the cancel: it starts the payment and charges it.
+    const started = await leftPending(a, {
+      orderId: order.id,
+      userId: user.id,
+      amount: 1500,
+      source: 'pm_card_visa',
+      at: new Date(),
+    });
+    const provider = createStripeProvider({ key: 'sk_test_payments', apiBase: stripe.url, timeoutMs: 2000 });
+    const settle = createSettle({ payments: a.stores.payments, provider, clock: { now: () => new Date() } });
+    expect((await settle.settle(started)).status).toBe('succeeded');
+    await a.stores.payments.idle();
+
+    await a.stores.payments.postpone(id, new Date(0));
+    await b.reconciler.runOnce();
+    const refunded = await b.stores.payments.load(id);
+    expect(refunded).toMatchObject({ status: 'refunded', amountRefunded: 1500 });
+    expect(refunded?.refunds).toEqual([expect.objectContaining({ reason: 'order_cancelled', status: 'succeeded' })]);
+    expect(stripe.refundsMade().filter((r) => r.body.includes(refunded!.refunds[0]!.id))).toHaveLength(1);
   });
 
   test('a pending payment the list lacks (stored by the version before, its entry not written) is found by the check and settled', async () => {
