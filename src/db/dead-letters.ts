@@ -3,7 +3,7 @@ import { findById, insertOnce, laneOf } from './writes';
 
 /** A message the service gave up on, kept whole so that it can be read, fixed and replayed. */
 export interface DeadLetter {
-  /** The message's place on its bus (subject and sequence): parking it twice keeps one. */
+  /** The message's place on its bus (subject and sequence) and its publish time: parking it twice keeps one. */
   id: string;
   subject: string;
   /** The message as it arrived. */

@@ -75,7 +75,9 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
   async function park(msg: InboundMessage, reason: string): Promise<Verdict> {
     const { ref, data, deliveries, publishedAt } = msg;
     await deps.deadLetters.park({
-      id: ref,
+      // Its place on the bus and its publish time: parked twice (redelivered), it is one letter; a
+      // bus that numbers a channel from 1 again (a memory store restarted) gives another.
+      id: `${ref}@${publishedAt.getTime()}`,
       subject,
       payload: data,
       reason,
