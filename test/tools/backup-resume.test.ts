@@ -48,10 +48,11 @@ describe('a backup holds everything needed to resume', () => {
     await nats.start();
     const { service: resumed } = await startTestService({ nats, db: restoredDb });
     services.push(resumed);
-    const events = await eventually(async () => {
-      const stored = (await storedMessages(nats, 'payment:created')) as { id: string }[];
-      return stored.length > 0 && stored;
-    }, 15_000);
+    // Counted once nothing is left to send, so that a second copy would be counted too.
+    await eventually(async () => (await storedMessages(nats, 'payment:created')).length > 0, 15_000);
+    await resumed.stores.payments.idle();
+    await eventually(async () => (await resumed.outbox.backlog()) === 0);
+    const events = (await storedMessages(nats, 'payment:created')) as { id: string }[];
     expect(events).toEqual([expect.objectContaining({ id: paid.body.id, orderId: order.id })]);
   });
 
