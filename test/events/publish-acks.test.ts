@@ -47,7 +47,8 @@ describeStan('publishing to NATS Streaming (NATS Streaming only)', () => {
     await nats.start();
     const stored = new Set((await storedMessages(nats, 'payment:created')).map((m) => (m as { n: number }).n));
     const lost = acked.filter((n) => !stored.has(n));
-    expect(acked.length).toBeGreaterThan(0);
+    // The server died within the burst: some publishes were never acked.
+    expect(acked.length).toBeLessThan(4000);
     expect(lost).toEqual([]);
   });
 });
