@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Kafka,
   logLevel,
@@ -33,7 +32,11 @@ const H = {
   deliveries: 'deliveries',
   due: 'due-at',
   publishedAt: 'published-at',
+  lookedAt: 'looked-at',
 } as const;
+
+// A copy not due yet goes back to the retry topic; one that comes back sooner than this rests its partition this long.
+const RETRY_REST_MS = 1000;
 
 const header = (headers: IHeaders | undefined, name: string) => headers?.[name]?.toString();
 
@@ -67,8 +70,9 @@ const toPino =
  * consumer group. A partition is read in order and a message is committed once its
  * handler answered; a message to retry is copied to the group's retry topic with its
  * due time and committed, so it never holds back its partition. The retry topic is
- * read like the others, each copy waited for until due (holding back only later
- * retries of its partition). A park is a commit: the listener wrote the dead letter.
+ * read like the others; a copy not due yet is sent to it again (a partition whose
+ * copies come back at once rests a second), so that no wait holds back the fetches
+ * of other subjects. A park is a commit: the listener wrote the dead letter.
  */
 export async function connectKafkaBus(
   cfg: ConsumerConfig,
@@ -156,16 +160,22 @@ export async function connectKafkaBus(
     });
   }
 
-  async function onMessage({ topic, partition, message, heartbeat }: EachMessagePayload) {
+  async function onMessage({ topic, partition, message, pause }: EachMessagePayload) {
     alive();
     let msg: InboundMessage;
     if (topic === kcfg.retryTopic) {
       const due = Number(header(message.headers, H.due));
-      while (Date.now() < due) {
-        // Stopping: the copy goes back as it was, so that the next consumer waits for it.
-        if (closing) return send(kcfg.retryTopic, message.key, message.value, message.headers ?? {});
-        await sleep(Math.min(due - Date.now(), 500));
-        await heartbeat();
+      const now = Date.now();
+      if (now < due) {
+        // Not due: it goes back to the retry topic. Waiting for it here would hold back every partition
+        // of its broker, of every subject: kafkajs fetches again only once all it handed out is done.
+        await send(kcfg.retryTopic, message.key, message.value, { ...message.headers, [H.lookedAt]: String(now) });
+        // Back again at once (few copies wait): its partition rests, rather than sending it round and round.
+        if (now - Number(header(message.headers, H.lookedAt) ?? 0) < RETRY_REST_MS) {
+          const resume = pause();
+          setTimeout(resume, Math.min(due - now, RETRY_REST_MS)).unref();
+        }
+        return;
       }
       msg = {
         subject: header(message.headers, H.subject) as Subject,

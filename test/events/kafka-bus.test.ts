@@ -105,6 +105,30 @@ describeKafka('the Kafka bus', () => {
     await eventually(async () => (await unacked(server, 'order:cancelled')) === 0, 15_000);
   }, 60_000);
 
+  test('a copy waiting for its due time holds back no other subject', async () => {
+    const retried = record('order:cancelled', (m) =>
+      m.n === 10 && m.deliveries === 1 ? { kind: 'retry', afterMs: 12_000 } : { kind: 'ack' },
+    );
+    const other = record('payment:created', () => ({ kind: 'ack' }));
+    await bus.publish({ subject: 'order:cancelled', id: uniqueName('evt'), key: 'late', data: { n: 10 } });
+    await eventually(async () => retried.some((m) => m.n === 10), 30_000);
+    // Time for its copy to reach the retry topic and be read.
+    await new Promise((r) => setTimeout(r, 2000));
+
+    const sent = Date.now();
+    await bus.publish({ subject: 'payment:created', id: uniqueName('evt'), key: 'p', data: { n: 11 } });
+    const handled = await eventually(async () => other.find((m) => m.n === 11), 30_000);
+    expect(handled.at - sent).toBeLessThan(4000);
+
+    // The copy itself comes when due, once.
+    await eventually(async () => retried.some((m) => m.n === 10 && m.deliveries === 2), 30_000);
+    const first = retried.find((m) => m.n === 10 && m.deliveries === 1) as Seen;
+    const again = retried.find((m) => m.n === 10 && m.deliveries === 2) as Seen;
+    expect(again.at - first.at).toBeGreaterThanOrEqual(11_900);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(retried.filter((m) => m.n === 10)).toHaveLength(2);
+  }, 60_000);
+
   test('a parked message is committed and never delivered again', async () => {
     const seen = record('payment:requested', () => ({ kind: 'park' }));
     await bus.publish({ subject: 'payment:requested', id: uniqueName('evt'), key: 'r1', data: { n: 1 } });
