@@ -1,6 +1,6 @@
 import { OutOfOrderError, UpstreamUnavailableError } from './errors';
 import { toMinorUnits } from './money';
-import { paymentIdFor, refundable, type Payment } from './payment';
+import { canRefund, paymentIdFor, type Payment } from './payment';
 import type { Clock, Order, Orders, Payments } from './ports';
 import type { RefundPayment } from './refund';
 
@@ -73,7 +73,7 @@ export function createOrderEvents(deps: {
 
   async function refundHeld(p: Payment): Promise<boolean> {
     const asked = p.refunds.some((r) => r.reason === 'order_cancelled' && r.status !== 'failed');
-    if (asked || refundable(p) === 0) return false;
+    if (asked || !canRefund(p)) return false;
     try {
       await deps.refund({ paymentId: p.id, reason: 'order_cancelled' });
     } catch (err) {
@@ -90,7 +90,8 @@ export function createOrderEvents(deps: {
      * settles what stays pending).
      */
     async refundIfCancelled(p: Payment): Promise<boolean> {
-      if (p.orderId === null || refundable(p) === 0) return false;
+      // Failed, voided or disputed: no money of it to give back here.
+      if (p.orderId === null || !canRefund(p)) return false;
       const order = await orders.get(p.orderId);
       return order?.status === 'cancelled' ? refundHeld(p) : false;
     },

@@ -232,6 +232,10 @@ export function refundable(p: Payment): number {
   return p.amount - p.amountRefunded - pendingRefunds(p.refunds).reduce((sum, r) => sum + r.amount, 0);
 }
 
+/** Whether a refund may be asked of the payment now: it took the money, and some of it is left. */
+export const canRefund = (p: Payment): boolean =>
+  (p.status === 'succeeded' || p.status === 'partially_refunded') && refundable(p) > 0;
+
 /**
  * The provider charged the card; for a failed payment, it reports that the charge went
  * through after all (the holder authenticated after an off-session decline).

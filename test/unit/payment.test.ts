@@ -1,6 +1,7 @@
 import { ConflictError, InvalidInputError } from '../../src/domain/errors';
 import {
   apply,
+  canRefund,
   canTransition,
   eventId,
   fail,
@@ -192,6 +193,19 @@ describe('the refund ceiling', () => {
     const change = refundSucceeded(asked, id, 're_1', later);
     expect(change.events).toEqual([{ id: eventId(p.id, 3, 0), kind: 'refunded', refundId: id }]);
     expect(apply(asked, change).dueAt).toBeNull();
+  });
+});
+
+describe('what a refund may be asked of', () => {
+  test('a payment that took the money and has some left; not one pending, failed, voided or refunded in full', () => {
+    const p = pending();
+    expect(canRefund(paid())).toBe(true);
+    expect(canRefund(refunded(paid(), 500))).toBe(true);
+    expect(canRefund(refunded(paid(), undefined))).toBe(false);
+    expect(canRefund(refunded(paid(), undefined, 'pending'))).toBe(false);
+    expect(canRefund(p)).toBe(false);
+    expect(canRefund(apply(p, fail(p, 'declined', later)))).toBe(false);
+    expect(canRefund(apply(p, markVoided(p, later, null)))).toBe(false);
   });
 });
 
