@@ -194,7 +194,8 @@ const FROM: Record<ChangeKind, readonly PaymentStatus[]> = {
   succeeded: ['pending', 'failed'],
   failed: ['pending'],
   voided: ['pending'],
-  refund_requested: ['succeeded', 'partially_refunded'],
+  // Voided: only with a charge whose refund the provider refused (requestRefund checks).
+  refund_requested: ['succeeded', 'partially_refunded', 'voided'],
   refund_succeeded: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
   refund_failed: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
   disputed: ['succeeded', 'partially_refunded'],
@@ -232,9 +233,15 @@ export function refundable(p: Payment): number {
   return p.amount - p.amountRefunded - pendingRefunds(p.refunds).reduce((sum, r) => sum + r.amount, 0);
 }
 
-/** Whether a refund may be asked of the payment now: it took the money, and some of it is left. */
-export const canRefund = (p: Payment): boolean =>
-  (p.status === 'succeeded' || p.status === 'partially_refunded') && refundable(p) > 0;
+/**
+ * Whether the payment holds money a refund may take: it succeeded, or it was voided with a charge
+ * whose refund the provider refused (the charge is still there).
+ */
+const holdsCharge = (p: Payment): boolean =>
+  p.status === 'succeeded' || p.status === 'partially_refunded' || (p.status === 'voided' && p.chargeId !== null);
+
+/** Whether a refund may be asked of the payment now: it holds the money, and some of it is left. */
+export const canRefund = (p: Payment): boolean => holdsCharge(p) && refundable(p) > 0;
 
 /**
  * The provider charged the card; for a failed payment, it reports that the charge went
@@ -307,7 +314,7 @@ export function requestRefund(
   p: Payment,
   input: { refundId: string; amount?: number; reason: RefundReason; requestKey?: string; at: Date; dueAt: Date },
 ): Change {
-  if (p.status !== 'succeeded' && p.status !== 'partially_refunded') {
+  if (!holdsCharge(p)) {
     throw new ConflictError(`A ${p.status} payment cannot be refunded`, 'payment_not_refundable');
   }
   const remaining = refundable(p);

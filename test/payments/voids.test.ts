@@ -56,6 +56,26 @@ describe('DELETE /api/payments/:id', () => {
     );
   });
 
+  test('a void whose refund the provider refuses leaves the charge to an admin refund, like a payment', async () => {
+    const { payment } = await leftByOutage('pm_card_visa');
+    stack.stripe.failNext(1, 400, 'invalid_request_error', '/v1/refunds');
+    const res = await voidIt(payment.id);
+    expect(res.status).toBe(402);
+    expect(res.body.errors[0].code).toBe('refund_declined');
+    const voided = await stack.service.stores.payments.load(payment.id);
+    expect(voided).toMatchObject({ status: 'voided', amountRefunded: 0 });
+    expect(voided?.chargeId).toEqual(expect.any(String));
+
+    const refund = await request(stack.service.app)
+      .post(`/api/payments/${payment.id}/refunds`)
+      .set('Cookie', admin)
+      .send({});
+    expect(refund.status).toBe(201);
+    expect(refund.body.payment).toMatchObject({ status: 'voided', amountRefunded: 2500 });
+    const charge = await localstripe.charges.retrieve(voided?.chargeId as string);
+    expect(charge.amount_refunded).toBe(2500);
+  });
+
   test('a pending payment whose card the provider declines is voided with nothing to refund', async () => {
     const { payment } = await leftByOutage('pm_card_chargeCustomerFail');
     const res = await voidIt(payment.id);

@@ -20,7 +20,11 @@ export async function startStripeProxy(target: string) {
   const replies = new Map<string, { status: number; body: string }>();
   const running = new Set<string>();
   let hold: { promise: Promise<void>; release: () => void } | null = null;
-  let failures: { count: number; status: number | 'drop'; type: string } = { count: 0, status: 500, type: 'api_error' };
+  let failures: { count: number; status: number | 'drop'; type: string; path?: string } = {
+    count: 0,
+    status: 500,
+    type: 'api_error',
+  };
   const arrivals: (() => void)[] = [];
   // Answers for objects the server behind does not have (localstripe keeps no disputes).
   const served = new Map<string, unknown>();
@@ -38,7 +42,7 @@ export async function startStripeProxy(target: string) {
       const rec = { method: req.method ?? 'GET', path: req.url ?? '/', idempotencyKey: key, body };
       seen.push(rec);
       arrivals.splice(0).forEach((a) => a());
-      if (failures.count > 0) {
+      if (failures.count > 0 && (failures.path === undefined || rec.path.startsWith(failures.path))) {
         failures.count--;
         if (failures.status === 'drop') return req.socket.destroy();
         res.writeHead(failures.status, { 'content-type': 'application/json' });
@@ -115,9 +119,12 @@ export async function startStripeProxy(target: string) {
         release();
       };
     },
-    /** The next `count` requests fail: with `status` and an error of `type` (Stripe's), or a dropped connection. */
-    failNext(count: number, status: number | 'drop' = 500, type = 'api_error') {
-      failures = { count, status, type };
+    /**
+     * The next `count` requests (to `path` only, when given) fail: with `status` and an error of
+     * `type` (Stripe's), or a dropped connection.
+     */
+    failNext(count: number, status: number | 'drop' = 500, type = 'api_error', path?: string) {
+      failures = { count, status, type, ...(path !== undefined && { path }) };
     },
     /** GET `path` answers `object`, as Stripe would for an object the server behind cannot make. */
     serve(path: string, object: unknown) {
