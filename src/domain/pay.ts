@@ -24,8 +24,11 @@ export function createPay(deps: {
 }) {
   const { orders, payments, settle, clock } = deps;
 
-  function refuseIfFailed(p: Payment): Payment {
+  /** The payment the request ends with, or its refusal. */
+  function answer(p: Payment): Payment {
     if (p.status === 'failed') throw new DeclinedError(p.failureReason ?? 'The payment failed');
+    // Voided by an admin while the request charged it: its charge goes back, the order is not paid.
+    if (p.status === 'voided') throw new ConflictError('The payment was voided', 'payment_voided');
     return p;
   }
 
@@ -41,7 +44,7 @@ export function createPay(deps: {
       const holder = await payments.load(order.paidBy);
       if (holder?.status !== 'failed' && holder?.status !== 'voided') {
         if (holder && req.requestKey !== null && holder.requestKey === req.requestKey) {
-          return refuseIfFailed(await settle.settle(holder));
+          return answer(await settle.settle(holder));
         }
         throw new ConflictError('The order already has a payment', 'order_already_paid');
       }
@@ -63,13 +66,13 @@ export function createPay(deps: {
       });
       if (await payments.start(payment)) {
         if (attempt > order.attempt) await orders.skipTo(order.id, attempt);
-        return refuseIfFailed(await settle.settle(payment));
+        return answer(await settle.settle(payment));
       }
       const held = await payments.load(payment.id);
       if (!held) throw new Error(`Payment ${payment.id} is taken but cannot be read`);
       if (held.status === 'failed' || held.status === 'voided') continue;
       if (req.requestKey !== null && held.requestKey === req.requestKey) {
-        return refuseIfFailed(await settle.settle(held));
+        return answer(await settle.settle(held));
       }
       throw new ConflictError('The order already has a payment', 'order_already_paid');
     }

@@ -76,6 +76,29 @@ describe('DELETE /api/payments/:id', () => {
     expect(charge.amount_refunded).toBe(2500);
   });
 
+  test('voided while its request was charging it: the request answers 409 payment_voided, and the charge is refunded', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 25 });
+    const attempts = stack.stripe.chargeAttempts().length;
+    const release = stack.stripe.holdNext();
+    const paying = request(stack.service.app)
+      .post('/api/payments')
+      .set('Cookie', sessionCookie(user))
+      .send({ token: 'pm_card_visa', orderId: order.id })
+      .then((r) => r);
+    await stack.stripe.chargeArrived(attempts + 1);
+    const [payment] = await paymentsOf(stack.service, order.id);
+    const voided = await voidIt(payment!.id);
+    expect(voided.body).toMatchObject({ status: 'voided', amountRefunded: 2500 });
+
+    release();
+    const paid = await paying;
+    expect(paid.status).toBe(409);
+    expect(paid.body.errors[0].code).toBe('payment_voided');
+    const charge = await localstripe.charges.retrieve(voided.body.stripeId as string);
+    expect(charge.amount_refunded).toBe(2500);
+  });
+
   test('a pending payment whose card the provider declines is voided with nothing to refund', async () => {
     const { payment } = await leftByOutage('pm_card_chargeCustomerFail');
     const res = await voidIt(payment.id);

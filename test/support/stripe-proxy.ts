@@ -20,6 +20,7 @@ export async function startStripeProxy(target: string) {
   const replies = new Map<string, { status: number; body: string }>();
   const running = new Set<string>();
   let hold: { promise: Promise<void>; release: () => void } | null = null;
+  let holdOne: Promise<void> | null = null;
   let failures: { count: number; status: number | 'drop'; type: string; path?: string } = {
     count: 0,
     status: 500,
@@ -49,6 +50,11 @@ export async function startStripeProxy(target: string) {
         return res.end(JSON.stringify({ error: { type: failures.type, message: `Simulated ${failures.type}` } }));
       }
       if (hold) await hold.promise;
+      if (holdOne) {
+        const held = holdOne;
+        holdOne = null;
+        await held;
+      }
       const object = req.method === 'GET' ? served.get((req.url ?? '').split('?')[0] as string) : undefined;
       if (object) {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -109,6 +115,12 @@ export async function startStripeProxy(target: string) {
     refundAttempts: () => refunds(seen),
     /** Refund requests that reached the server behind: real refunds. */
     refundsMade: () => refunds(forwarded),
+    /** Holds the next request alone until the returned function is called; the others go on. */
+    holdNext(): () => void {
+      let release = () => undefined as void;
+      holdOne = new Promise<void>((r) => (release = r));
+      return () => release();
+    },
     /** Holds every request until the returned function is called. */
     hold(): () => void {
       let release = () => undefined as void;

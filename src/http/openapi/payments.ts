@@ -44,8 +44,9 @@ export const paymentPaths: OpenAPIV3.PathsObject = {
         '402': errorResponse('The card was declined (`card_declined`)', true),
         '404': errorResponse('No such order (yet: it arrives with `order:created`)', true),
         '409': errorResponse(
-          'The order already has a payment (`order_already_paid`), or a request with this Idempotency-Key is ' +
-            'still running (`idempotency_key_in_use`)',
+          'The order already has a payment (`order_already_paid`), a request with this Idempotency-Key is ' +
+            'still running (`idempotency_key_in_use`), or an admin voided the payment while it was being ' +
+            'charged (`payment_voided`)',
           true,
         ),
         '413': errorResponse('Body larger than 16 kB (`body_too_large`)'),
