@@ -202,6 +202,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     // Half of the shutdown budget for events of the requests just finished; the rest stay in the outbox.
     await outbox.stop(config.shutdownTimeoutMs / 2);
     await bus.close();
+    // What the last messages handled recorded is finished too: stored, and its events kept in the
+    // outbox (stopped, it stores them) for the other replicas to send.
+    await stores.payments.idle();
     await db.close();
     log.info('payments service stopped');
   }

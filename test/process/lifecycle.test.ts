@@ -1,5 +1,15 @@
 import request from 'supertest';
-import { busClient, eventually, newId, newUser, sessionCookie, testEnv, uniqueName } from '../support/harness';
+import { paymentIdForRequest } from '../../src/domain/payment';
+import {
+  busClient,
+  eventually,
+  newId,
+  newUser,
+  sessionCookie,
+  startTestService,
+  testEnv,
+  uniqueName,
+} from '../support/harness';
 import { freePort, startBusServer, type BusServer } from '../support/servers';
 import { startStripeProxy } from '../support/stripe-proxy';
 import { readDb } from '../support/db-reader';
@@ -90,6 +100,40 @@ describe('the service process', () => {
       await peer.waitFor((e) => e.data.orderId === orderId);
     } finally {
       await proc.kill('SIGKILL');
+      await reader.close();
+      await peer.close();
+      await stripe.close();
+    }
+  });
+
+  test('stopping while a message is handled: its outcome is stored whole before MongoDB closes', async () => {
+    const stripe = await startStripeProxy(process.env.STRIPE_MOCK_URL as string);
+    const peer = await busClient(nats);
+    const db = uniqueName('stop_in_flight');
+    const reader = await readDb(db);
+    const { service } = await startTestService({ nats, db, env: { STRIPE_API_BASE: stripe.url } });
+    try {
+      const requestId = uniqueName('req');
+      const release = stripe.holdNext();
+      await peer.publish('payment:requested', {
+        requestId,
+        userId: 'u-stop',
+        paymentMethod: 'pm_card_visa',
+        amount: 500,
+        currency: 'usd',
+      });
+      await eventually(async () => stripe.intentAttempts().some((c) => c.body.includes(requestId)));
+      const stopped = service.stop();
+      setTimeout(release, 300);
+      await stopped;
+
+      // Settled (stripe-mock declines every PaymentIntent) and stored as such, which happens only once its
+      // events are sent or kept in the outbox; no longer pending.
+      const id = paymentIdForRequest(requestId);
+      expect(await reader.payment('payments', id)).toMatchObject({ status: 'failed' });
+      expect(await reader.payment('payments_pending', id)).toBeNull();
+    } finally {
+      await service.stop();
       await reader.close();
       await peer.close();
       await stripe.close();

@@ -18,6 +18,9 @@ export async function readDb(name: string) {
       return [...settled, ...pending.filter((p) => !ids.has(String(p._id)))];
     },
     backlog: () => db.collection('outbox').countDocuments(),
+    /** A payment as stored in `collection` (`payments` once settled, `payments_pending` while pending). */
+    payment: (collection: 'payments' | 'payments_pending', id: string) =>
+      db.collection(collection).findOne({ _id: new Types.ObjectId(id) }),
     close: () => conn.close(),
   };
 }
