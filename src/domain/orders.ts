@@ -90,7 +90,7 @@ export function createOrderEvents(deps: {
      * settles what stays pending).
      */
     async refundIfCancelled(p: Payment): Promise<boolean> {
-      // Failed, voided or disputed: no money of it to give back here.
+      // Failed, disputed, or voided without a charge: nothing of it to give back here.
       if (p.orderId === null || !canRefund(p)) return false;
       const order = await orders.get(p.orderId);
       return order?.status === 'cancelled' ? refundHeld(p) : false;
