@@ -1,8 +1,8 @@
 import { DeclinedError, InvalidInputError, NotFoundError, UpstreamUnavailableError } from './errors';
 import { apply, fail, refundFailed, refundSucceeded, succeed, type Change, type Payment } from './payment';
-import type { Clock, Payments, PaymentProvider } from './ports';
+import type { Clock, Payments, PaymentProvider, RefundOutcome } from './ports';
 
-// Stripe keeps idempotency keys at least 24 hours; past this, asking for the charge again is no longer safe.
+// Stripe keeps idempotency keys at least 24 hours; past this, asking for a charge or a refund again is no longer safe.
 export const IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
 
 const REFUND_REFUSED = 'The provider refused the refund';
@@ -103,6 +103,17 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
     }
   }
 
+  /**
+   * For a refund older than the provider keeps keys: asking under its key again could make a
+   * second one. What the provider made for it is looked up by the refundId its metadata carries;
+   * none made, it failed, and its amount is free to be asked for again.
+   */
+  async function refundMade(chargeId: string, refundId: string): Promise<RefundOutcome> {
+    const made = (await provider.refundsOf(chargeId)).refunds.find((r) => r.refundId === refundId);
+    if (!made) return { refundId: '', status: 'failed', failureReason: 'No refund was made for it in time' };
+    return { refundId: made.id, status: made.status, ...(made.failureReason && { failureReason: made.failureReason }) };
+  }
+
   return {
     commitOn,
     ask,
@@ -123,15 +134,18 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
       if (!refund || refund.status !== 'pending') return p;
       if (p.chargeId === null) throw new Error(`Payment ${p.id} has a refund but no charge`);
       const stillPending = (q: Payment) => q.refunds.some((r) => r.id === refundId && r.status === 'pending');
-      let answer;
+      let answer: RefundOutcome;
       try {
-        answer = await provider.refund({
-          chargeId: p.chargeId,
-          amount: refund.amount,
-          currency: p.currency,
-          idempotencyKey: `refund-${refundId}`,
-          metadata: { ...metadataOf(p), refundId, reason: refund.reason },
-        });
+        answer =
+          clock.now().getTime() - refund.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS
+            ? await refundMade(p.chargeId, refundId)
+            : await provider.refund({
+                chargeId: p.chargeId,
+                amount: refund.amount,
+                currency: p.currency,
+                idempotencyKey: `refund-${refundId}`,
+                metadata: { ...metadataOf(p), refundId, reason: refund.reason },
+              });
       } catch (err) {
         if (!(err instanceof InvalidInputError || err instanceof DeclinedError)) throw err;
         answer = { refundId: '', status: 'failed' as const, failureReason: err.message };

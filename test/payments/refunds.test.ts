@@ -2,6 +2,7 @@ import request from 'supertest';
 import {
   createOrder,
   eventually,
+  movableClock,
   newId,
   newUser,
   paymentsOf,
@@ -17,9 +18,11 @@ import { localstripe } from '../support/localstripe';
 
 // An admin by the service's list, as the ticketing auth service issues no role.
 const listedAdmin: TestUser = { id: newId(), email: 'ops@test.io' };
+const clock = movableClock();
 const stack = useStack({
   name: 'refunds',
   proxyTo: 'localstripe',
+  clock,
   env: {
     ADMIN_USER_IDS: `someone-else, ${listedAdmin.id}`,
     PROVIDER_TIMEOUT_MS: '2000',
@@ -208,5 +211,32 @@ describe('POST /api/payments/:id/refunds', () => {
     expect(payment).toMatchObject({ status: 'succeeded', amountRefunded: 0 });
     expect(payment?.refunds).toEqual([expect.objectContaining({ status: 'failed', amount: 2000 })]);
     expect((await refund(id, { amount: 2000 })).status).toBe(201);
+  });
+
+  test('a refund whose answer was lost, asked again after the provider forgot its key, is looked up, not made twice', async () => {
+    const { id } = await paidPayment(20);
+    stack.stripe.loseReplies(10, '/v1/refunds');
+    const res = await refund(id, { amount: 500 });
+    expect(res.status).toBe(503);
+    const refundId = (await stack.service.stores.payments.load(id))?.refunds[0]?.id as string;
+    const made = () => stack.stripe.refundsMade().filter((r) => r.body.includes(refundId));
+    expect(made()).toHaveLength(1);
+
+    // A day later: the provider keeps keys for 24 hours.
+    stack.stripe.loseReplies(0, '/v1/refunds');
+    stack.stripe.forgetKeys();
+    const day = 24 * 60 * 60 * 1000;
+    clock.advance(day);
+    try {
+      await stack.service.stores.payments.postpone(id, new Date(0));
+      await stack.service.reconciler.runOnce();
+      expect(await stack.service.stores.payments.load(id)).toMatchObject({
+        status: 'partially_refunded',
+        amountRefunded: 500,
+      });
+      expect(made()).toHaveLength(1);
+    } finally {
+      clock.advance(-day);
+    }
   });
 });

@@ -21,6 +21,8 @@ export async function startStripeProxy(target: string) {
   const running = new Set<string>();
   let hold: { promise: Promise<void>; release: () => void } | null = null;
   let holdOne: Promise<void> | null = null;
+  // Requests whose answer is lost on the way back: the server behind does the work, the client gets a 500.
+  let lost: { count: number; path: string } = { count: 0, path: '' };
   let failures: { count: number; status: number | 'drop'; type: string; path?: string } = {
     count: 0,
     status: 500,
@@ -60,7 +62,14 @@ export async function startStripeProxy(target: string) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify(object));
       }
+      const losing = lost.count > 0 && rec.path.startsWith(lost.path);
+      if (losing) lost.count--;
+      const lose = () => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { type: 'api_error', message: 'Simulated lost answer' } }));
+      };
       const cached = key ? replies.get(key) : undefined;
+      if (cached && losing) return lose();
       if (cached) {
         res.writeHead(cached.status, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
         return res.end(cached.body);
@@ -85,6 +94,7 @@ export async function startStripeProxy(target: string) {
       const text = await upstream.text();
       if (key) running.delete(key);
       if (key && upstream.status < 500) replies.set(key, { status: upstream.status, body: text });
+      if (losing) return lose();
       res.writeHead(upstream.status, { 'content-type': 'application/json' });
       res.end(text);
     })().catch((err: unknown) => {
@@ -115,6 +125,14 @@ export async function startStripeProxy(target: string) {
     refundAttempts: () => refunds(seen),
     /** Refund requests that reached the server behind: real refunds. */
     refundsMade: () => refunds(forwarded),
+    /** The next `count` requests to `path` reach the server behind, but their answers are lost (a 500 instead). */
+    loseReplies(count: number, path: string) {
+      lost = { count, path };
+    },
+    /** Forgets every idempotency key, as Stripe does after 24 hours. */
+    forgetKeys() {
+      replies.clear();
+    },
     /** Holds the next request alone until the returned function is called; the others go on. */
     holdNext(): () => void {
       let release = () => undefined as void;
