@@ -173,7 +173,7 @@ export async function connectKafkaBus(
         // Back again at once (few copies wait): its partition rests, rather than sending it round and round.
         if (now - Number(header(message.headers, H.lookedAt) ?? 0) < RETRY_REST_MS) {
           const resume = pause();
-          setTimeout(resume, Math.min(due - now, RETRY_REST_MS)).unref();
+          setTimeout(() => closing || resume(), Math.min(due - now, RETRY_REST_MS)).unref();
         }
         return;
       }
