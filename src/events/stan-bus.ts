@@ -20,14 +20,20 @@ function connectOnce(cfg: NatsConfig): Promise<Stan> {
       reconnect: false,
       waitOnFirstConnect: false,
     });
-    const onError = (err: Error) => {
+    const fail = (err: Error) => {
       stan.removeAllListeners();
       stan.on('error', () => undefined);
       reject(err);
     };
-    stan.once('error', onError);
+    // A connection that the server drops before it answers the connect request closes without an
+    // error, and the client never tries again (seen: a service started while NATS Streaming restarted
+    // waited for ever, never ready): a close before the connect is a failed attempt.
+    const onClose = () => fail(new Error('NATS Streaming closed the connection before it was made'));
+    stan.once('error', fail);
+    stan.once('close', onClose);
     stan.once('connect', () => {
-      stan.removeListener('error', onError);
+      stan.removeListener('error', fail);
+      stan.removeListener('close', onClose);
       resolve(stan);
     });
   });
