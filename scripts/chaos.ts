@@ -8,6 +8,7 @@ const USAGE = `Usage: npm run chaos -- [options]
   --rate N            payments started per second, all clients together (default 10)
   --nats-every MS     NATS Streaming is restarted this often (default 5000)
   --service-every MS  the service is SIGKILLed and restarted this often (default 20000)
+  --db-every MS       FerretDB is SIGKILLed and restarted this often (default 0: never)
   --settle MS         how long after the last answer everything must be settled (default 60000)`;
 
 function readFlags() {
@@ -18,6 +19,7 @@ function readFlags() {
       rate: { type: 'string', default: '10' },
       'nats-every': { type: 'string', default: '5000' },
       'service-every': { type: 'string', default: '20000' },
+      'db-every': { type: 'string', default: '0' },
       settle: { type: 'string', default: '60000' },
       help: { type: 'boolean', default: false },
     },
@@ -38,6 +40,7 @@ function readFlags() {
     natsEveryMs: n('nats-every', values['nats-every']),
     serviceEveryMs: n('service-every', values['service-every']),
     settleMs: n('settle', values.settle),
+    dbEveryMs: values['db-every'] === '0' ? 0 : n('db-every', values['db-every']),
   };
 }
 
@@ -45,7 +48,7 @@ function format(r: ChaosReport): string {
   const not201 = Object.entries(r.not201).map(([s, n]) => `${n} x ${s}`);
   return [
     `${r.payments} payments in ${r.seconds.toFixed(0)} s, ${r.natsRestarts} NATS Streaming restarts, ` +
-      `${r.serviceKills} service SIGKILLs, ${r.clientRetries} client retries.`,
+      `${r.serviceKills} service SIGKILLs, ${r.dbRestarts} FerretDB SIGKILLs, ${r.clientRetries} client retries.`,
     '',
     '| check | count |',
     '|---|---:|',
@@ -64,7 +67,12 @@ async function main(): Promise<void> {
   process.env.TEST_MONGO_URI = ferret.url;
   process.env.STRIPE_MOCK_URL = stripeMock.url;
   try {
-    const report = await runChaos({ ...flags, log: (line) => console.error(`chaos: ${line}`) });
+    const { dbEveryMs, ...rest } = flags;
+    const report = await runChaos({
+      ...rest,
+      ...(dbEveryMs > 0 && { db: { everyMs: dbEveryMs, restart: () => ferret.restart() } }),
+      log: (line) => console.error(`chaos: ${line}`),
+    });
     console.log(format(report));
     const failed = report.doubleCharges + report.chargedNotSucceeded + report.lostEvents + report.stuckPending;
     if (failed > 0 || Object.keys(report.not201).length > 0) process.exitCode = 1;

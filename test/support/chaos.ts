@@ -17,6 +17,8 @@ export interface ChaosOptions {
   serviceEveryMs: number;
   /** How long after the last answer every payment must be settled and published. */
   settleMs: number;
+  /** The database is killed and started again this often, by `restart` (off without it). */
+  db?: { everyMs: number; restart(): Promise<void> };
   log?: (line: string) => void;
 }
 
@@ -25,6 +27,7 @@ export interface ChaosReport {
   seconds: number;
   natsRestarts: number;
   serviceKills: number;
+  dbRestarts: number;
   /** Orders the provider charged under more than one idempotency key. */
   doubleCharges: number;
   /** Orders the provider charged whose payment did not end succeeded. */
@@ -71,6 +74,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   let stopping = false;
   let natsRestarts = 0;
   let serviceKills = 0;
+  let dbRestarts = 0;
   try {
     await service.ready();
     const user: TestUser = { id: newId(), email: 'chaos@test.io' };
@@ -112,6 +116,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         await service.ready(60_000);
       }),
     );
+    const { db: database } = opts;
+    if (database) {
+      stopped.push(
+        faults(database.everyMs, async () => {
+          await database.restart();
+          dbRestarts++;
+        }),
+      );
+    }
 
     const not201: Record<string, number> = {};
     let clientRetries = 0;
@@ -197,6 +210,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       seconds,
       natsRestarts,
       serviceKills,
+      dbRestarts,
       doubleCharges: [...keysByOrder.values()].filter((keys) => keys.size > 1).length,
       chargedNotSucceeded: [...keysByOrder.keys()].filter((o) => !succeededOrders.has(o)).length,
       lostEvents: succeeded.filter((p) => !published.has(String(p._id))).length,

@@ -132,7 +132,7 @@ export type FerretStore = 'sqlite' | 'postgresql';
  */
 export async function startFerretDb(
   opts: { store?: FerretStore; stock?: boolean; metrics?: boolean } = {},
-): Promise<RunningServer & { metricsUrl?: string }> {
+): Promise<RunningServer & { metricsUrl?: string; restart(signal?: NodeJS.Signals, downMs?: number): Promise<void> }> {
   const port = await freePort();
   const debugPort = opts.metrics ? await freePort() : undefined;
   const debugAddr = debugPort === undefined ? '-' : `127.0.0.1:${debugPort}`;
@@ -149,19 +149,23 @@ export async function startFerretDb(
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     args.push('--handler=sqlite', `--sqlite-url=file:${dir}/`);
   }
-  const child = await run('ferretdb', bin(opts.stock ? 'ferretdb-stock' : 'ferretdb'), args, port).catch(
-    async (err: unknown) => {
-      for (const c of cleanups) await c();
-      throw err;
-    },
-  );
-  const stop = stopper(child);
+  const launch = () => run('ferretdb', bin(opts.stock ? 'ferretdb-stock' : 'ferretdb'), args, port);
+  let child = await launch().catch(async (err: unknown) => {
+    for (const c of cleanups) await c();
+    throw err;
+  });
   return {
     url: `mongodb://127.0.0.1:${port}`,
     port,
     stop: async () => {
-      await stop();
+      await stopper(child)();
       for (const c of cleanups) await c();
+    },
+    /** Kills it and starts it again on the same port and storage, as a database that fails over. */
+    async restart(signal: NodeJS.Signals = 'SIGKILL', downMs = 300) {
+      await stopper(child)(signal);
+      await sleep(downMs);
+      child = await launch();
     },
     pids: () => [...pidsOf(child), ...(pg?.pids() ?? [])],
     ...(debugPort !== undefined && { metricsUrl: `http://${debugAddr}/debug/metrics` }),
