@@ -14,6 +14,12 @@ export interface PayRequest {
   requestKey: string | null;
 }
 
+/**
+ * A retry of the request that started the payment (its Idempotency-Key): it ends as that payment
+ * ended, a decline or a void included, never in a new attempt that would charge the card again.
+ */
+const sameRequest = (p: Payment, req: PayRequest) => req.requestKey !== null && p.requestKey === req.requestKey;
+
 /** Pays an order: checks it, starts one payment for it, charges the card and records the outcome. */
 export function createPay(deps: {
   orders: Orders;
@@ -42,10 +48,8 @@ export function createPay(deps: {
     if (order.paidBy !== null) {
       // Paid, as a payment:created said: by another payments service, or by one of ours.
       const holder = await payments.load(order.paidBy);
+      if (holder && sameRequest(holder, req)) return answer(await settle.settle(holder));
       if (holder?.status !== 'failed' && holder?.status !== 'voided') {
-        if (holder && req.requestKey !== null && holder.requestKey === req.requestKey) {
-          return answer(await settle.settle(holder));
-        }
         throw new ConflictError('The order already has a payment', 'order_already_paid');
       }
     }
@@ -70,10 +74,8 @@ export function createPay(deps: {
       }
       const held = await payments.load(payment.id);
       if (!held) throw new Error(`Payment ${payment.id} is taken but cannot be read`);
+      if (sameRequest(held, req)) return answer(await settle.settle(held));
       if (held.status === 'failed' || held.status === 'voided') continue;
-      if (req.requestKey !== null && held.requestKey === req.requestKey) {
-        return answer(await settle.settle(held));
-      }
       throw new ConflictError('The order already has a payment', 'order_already_paid');
     }
   };

@@ -99,6 +99,35 @@ describe('DELETE /api/payments/:id', () => {
     expect(charge.amount_refunded).toBe(2500);
   });
 
+  test('a request retried with its Idempotency-Key after an admin voided its payment answers 409 payment_voided, and charges nothing more', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 25 });
+    const key = `void-retry-${newId()}`;
+    const pay = () =>
+      request(stack.service.app)
+        .post('/api/payments')
+        .set('Cookie', sessionCookie(user))
+        .set('Idempotency-Key', key)
+        .send({ token: 'pm_card_visa', orderId: order.id });
+    stack.stripe.failNext(10, 500);
+    expect((await pay()).status).toBe(503);
+    stack.stripe.failNext(0);
+    const [payment] = await paymentsOf(stack.service, order.id);
+    expect((await voidIt(payment!.id)).body).toMatchObject({ status: 'voided', amountRefunded: 2500 });
+
+    const retried = await pay();
+    expect({ status: retried.status, code: retried.body.errors?.[0]?.code }).toEqual({
+      status: 409,
+      code: 'payment_voided',
+    });
+    expect(await paymentsOf(stack.service, order.id)).toHaveLength(1);
+    const keys = stack.stripe
+      .chargeAttempts()
+      .filter((c) => c.body.includes(order.id))
+      .map((c) => c.idempotencyKey);
+    expect(new Set(keys)).toEqual(new Set([`payment-${payment!.id}`]));
+  });
+
   test('a pending payment whose card the provider declines is voided with nothing to refund', async () => {
     const { payment } = await leftByOutage('pm_card_chargeCustomerFail');
     const res = await voidIt(payment.id);
