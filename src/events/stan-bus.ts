@@ -62,7 +62,19 @@ export async function connectBus(cfg: NatsConfig, log: Logger, bootTimeoutMs: nu
       .setMaxInFlight(MAX_IN_FLIGHT)
       .setDurableName(cfg.queueGroup);
     const sub = conn.subscribe(subject, cfg.queueGroup, opts);
-    sub.on('error', (err: Error) => log.error({ err, subject }, 'subscription error'));
+    // A subscription the server did not take (no answer in time, or a refusal) reads nothing, and
+    // the client never asks again: the connection is made anew, which subscribes every listener.
+    let taken = false;
+    const renew = (err: Error) => {
+      log.warn({ err, subject }, 'NATS Streaming did not take a subscription; connecting again');
+      if (stan === conn) conn.close();
+    };
+    sub.once('ready', () => (taken = true));
+    sub.on('timeout', renew);
+    sub.on('error', (err: Error) => {
+      if (taken) log.error({ err, subject }, 'subscription error');
+      else renew(err);
+    });
     sub.on('message', (msg: Message) => {
       if (closing) return;
       inFlight++;

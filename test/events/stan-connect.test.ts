@@ -10,6 +10,8 @@ let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
 
 // The streaming connect request: what node-nats-streaming sends once its NATS connection is up.
 const CONNECT_REQUEST = '_STAN.discover';
+// A subscription request.
+const SUBSCRIBE_REQUEST = '_STAN.sub.';
 
 const describeStan = testBus() === 'stan' ? describe : describe.skip;
 
@@ -38,7 +40,7 @@ describeStan('connecting to NATS Streaming while it goes away (NATS Streaming on
   test('a connection dropped during its connect request is tried again at boot', async () => {
     proxy.cutWhenSent(CONNECT_REQUEST);
     const bus = await connect();
-    expect(proxy.cuts()).toBe(1);
+    expect(proxy.faults()).toBe(1);
     expect(bus.isConnected()).toBe(true);
     await bus.publish({ subject: 'payment:created', id: 'a', key: 'a', data: { n: 1 } });
     await bus.close();
@@ -53,9 +55,28 @@ describeStan('connecting to NATS Streaming while it goes away (NATS Streaming on
     });
     proxy.cutWhenSent(CONNECT_REQUEST);
     proxy.cutAll();
-    await eventually(async () => proxy.cuts() === 1 && bus.isConnected(), 15_000);
+    await eventually(async () => proxy.faults() === 1 && bus.isConnected(), 15_000);
     await bus.publish({ subject: 'payment:created', id: 'b', key: 'b', data: { n: 2 } });
     await eventually(async () => got.includes(JSON.stringify({ n: 2 })), 5_000);
     await bus.close();
   }, 25_000);
+
+  test('a subscription the server does not answer is asked for again', async () => {
+    const bus: Bus = await connect();
+    const got: string[] = [];
+    proxy.dropWhenSent(SUBSCRIBE_REQUEST);
+    bus.subscribe('order:created', async (m) => {
+      got.push(m.data);
+      return { kind: 'ack' };
+    });
+    await eventually(async () => proxy.faults() === 1, 5_000);
+    await eventually(() =>
+      bus.publish({ subject: 'order:created', id: 'c', key: 'c', data: { n: 3 } }).then(
+        () => true,
+        () => false,
+      ),
+    );
+    await eventually(async () => got.includes(JSON.stringify({ n: 3 })), 20_000);
+    await bus.close();
+  }, 35_000);
 });

@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 /**
  * A TCP front for a real server that can cut its connections: all of them now, or the
  * one that next sends some bytes (a NATS client's streaming connect request, say), as
- * a server that goes away at that moment would.
+ * a server that goes away at that moment would; or lose those bytes, as a server too
+ * busy to answer them would seem.
  */
 export async function startTcpProxy(targetPort: number) {
   const open = new Set<Socket>();
-  let cutOn: { marker: string; count: number } = { marker: '', count: 0 };
-  let cuts = 0;
+  let fault: { marker: string; count: number; action: 'cut' | 'drop' } = { marker: '', count: 0, action: 'cut' };
+  let faults = 0;
 
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
@@ -24,10 +25,11 @@ export async function startTcpProxy(targetPort: number) {
       s.on('error', cut);
     });
     client.on('data', (d: Buffer) => {
-      if (cutOn.count > 0 && d.toString('latin1').includes(cutOn.marker)) {
-        cutOn.count--;
-        cuts++;
-        return cut();
+      if (fault.count > 0 && d.toString('latin1').includes(fault.marker)) {
+        fault.count--;
+        faults++;
+        if (fault.action === 'cut') cut();
+        return;
       }
       upstream.write(d);
     });
@@ -41,13 +43,18 @@ export async function startTcpProxy(targetPort: number) {
     url: `nats://127.0.0.1:${port}`,
     /** The next `count` connections that send `marker` are cut before it reaches the server. */
     cutWhenSent(marker: string, count = 1) {
-      cutOn = { marker, count };
+      fault = { marker, count, action: 'cut' };
+    },
+    /** What the next `count` connections send with `marker` in it never reaches the server. */
+    dropWhenSent(marker: string, count = 1) {
+      fault = { marker, count, action: 'drop' };
     },
     /** Cuts every connection open now. */
     cutAll() {
       [...open].forEach((s) => s.destroy());
     },
-    cuts: () => cuts,
+    /** Connections cut, and sends dropped, so far. */
+    faults: () => faults,
     async close() {
       [...open].forEach((s) => s.destroy());
       await new Promise<void>((resolve) => server.close(() => resolve()));
