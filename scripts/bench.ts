@@ -277,6 +277,7 @@ async function preload(conn: mongoose.Connection, benchUserId: string, count: nu
           currency: 'usd',
           attempt: 0,
           paidBy: null,
+          arrived: true,
         });
         const p = start({
           id: paymentIdFor(orderId, 0),

@@ -2,8 +2,10 @@ import { Schema, Types, type Connection } from 'mongoose';
 import type { Order, Orders } from '../domain/ports';
 import { findById, insertOnce, laneOf, updateById } from './writes';
 
-interface OrderDoc extends Omit<Order, 'id'> {
+interface OrderDoc extends Omit<Order, 'id' | 'arrived'> {
   _id: Types.ObjectId;
+  /** Set on a stand-in only (Order.arrived false). */
+  standIn?: true;
 }
 
 const orderSchema = new Schema<OrderDoc>(
@@ -17,6 +19,7 @@ const orderSchema = new Schema<OrderDoc>(
     currency: { type: String, required: true },
     attempt: { type: Number, default: 0 },
     paidBy: { type: String, default: null },
+    standIn: { type: Boolean },
   },
   { collection: 'orders', versionKey: false },
 );
@@ -35,10 +38,14 @@ export function createOrderStore(conn: Connection) {
       if (!Types.ObjectId.isValid(id)) return null;
       const d = await findById<OrderDoc>(orders, new Types.ObjectId(id));
       if (!d) return null;
-      const { _id, ...rest } = d;
-      return { ...rest, id: _id.toHexString(), attempt: d.attempt ?? 0, paidBy: d.paidBy ?? null };
+      const { _id, standIn, ...rest } = d;
+      return { ...rest, id: _id.toHexString(), attempt: d.attempt ?? 0, paidBy: d.paidBy ?? null, arrived: !standIn };
     },
-    add: ({ id, ...rest }) => insert({ ...rest, _id: new Types.ObjectId(id) }),
+    add: ({ id, arrived, ...rest }) =>
+      insert({ ...rest, _id: new Types.ObjectId(id), ...(!arrived && { standIn: true }) }),
+    async arrive({ id, userId, amount, currency }) {
+      await update(new Types.ObjectId(id), { $set: { userId, amount, currency }, $unset: { standIn: '' } });
+    },
     async cancel(id, version) {
       await update(new Types.ObjectId(id), { $set: { status: 'cancelled' }, $max: { version } });
     },

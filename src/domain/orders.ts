@@ -25,6 +25,22 @@ function isOurs(paymentId: string, orderId: string): boolean {
   return false;
 }
 
+/** What stands in for an order not seen yet, holding what was said of it. */
+function standIn(id: string, said: Partial<Pick<Order, 'status' | 'version' | 'paidBy'>>): Order {
+  return {
+    id,
+    version: 0,
+    status: 'created',
+    userId: '',
+    amount: 0,
+    currency: '',
+    attempt: 0,
+    paidBy: null,
+    arrived: false,
+    ...said,
+  };
+}
+
 /**
  * Keeps the local copy of orders that payments are checked against, and answers
  * for the money of an order cancelled after it was paid. Redelivery and
@@ -99,7 +115,25 @@ export function createOrderEvents(deps: {
     async created(e: OrderCreated): Promise<'inserted' | 'duplicate'> {
       const { amount, currency } = toMinorUnits(e.price, e.currency);
       const order = { id: e.id, version: e.version, status: e.status, userId: e.userId, amount, currency };
-      return (await orders.add({ ...order, attempt: 0, paidBy: null })) ? 'inserted' : 'duplicate';
+      if (await orders.add({ ...order, attempt: 0, paidBy: null, arrived: true })) return 'inserted';
+      const held = await orders.get(e.id);
+      if (held?.arrived !== false) return 'duplicate';
+      // A parked cancel or payment:created left a stand-in: the order comes with what they said.
+      await orders.arrive(order);
+      return 'inserted';
+    },
+
+    /** A cancel parked while it waited for its order: the order, if it comes, comes cancelled. */
+    async keepCancel(e: { id: string; version: number }): Promise<void> {
+      if (await orders.add(standIn(e.id, { status: 'cancelled', version: e.version }))) return;
+      await orders.cancel(e.id, e.version);
+    },
+
+    /** Another service's payment:created parked while it waited for its order: the order, if it comes, comes paid. */
+    async keepPaid(e: { id: string; orderId?: string | undefined }): Promise<void> {
+      if (e.orderId === undefined || isOurs(e.id, e.orderId)) return;
+      if (await orders.add(standIn(e.orderId, { paidBy: e.id }))) return;
+      if ((await orders.get(e.orderId))?.paidBy === null) await orders.paid(e.orderId, e.id);
     },
 
     /**

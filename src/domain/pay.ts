@@ -40,7 +40,7 @@ export function createPay(deps: {
 
   return async function pay(req: PayRequest): Promise<Payment> {
     const order = await orders.get(req.orderId);
-    if (!order) throw new NotFoundError('Order not found');
+    if (!order?.arrived) throw new NotFoundError('Order not found');
     if (order.userId !== req.userId) throw new NotAuthorizedError('Not authorized');
     if (order.status === 'cancelled') {
       throw new InvalidInputError('Cannot pay for a cancelled order', undefined, 'order_cancelled');

@@ -18,12 +18,19 @@ export interface Order {
   attempt: number;
   /** A payment that paid the order, as another payments service told (payment:created). */
   paidBy: string | null;
+  /**
+   * False for a stand-in: what a cancel or a payment:created said of an order not seen yet, kept when
+   * it gave up waiting for the order (parked), so that the order comes cancelled or paid if it comes.
+   */
+  arrived: boolean;
 }
 
 export interface Orders {
   get(id: string): Promise<Order | null>;
   /** False when the order is already known: its first copy wins. */
   add(order: Order): Promise<boolean>;
+  /** Gives a stand-in what its order:created says; what was said of the order before stays. */
+  arrive(order: Pick<Order, 'id' | 'userId' | 'amount' | 'currency'>): Promise<void>;
   /** A cancel is final whatever its version; the stored version never goes back. */
   cancel(id: string, version: number): Promise<void>;
   /** Remembers that attempts before `attempt` are over, so that the next payment starts there. */

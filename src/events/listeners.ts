@@ -68,7 +68,14 @@ function parse<T>(schema: ZodType<T>, data: string): T {
  * at once when it can never be processed, it is parked in the dead letters and
  * acked.
  */
-function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, handle: (data: T) => Promise<string>) {
+function listen<T>(
+  deps: ListenerDeps,
+  subject: Subject,
+  schema: ZodType<T>,
+  handle: (data: T) => Promise<string>,
+  /** Keeps what a message retried past its limits says, before it is parked. */
+  onParked?: (data: T) => Promise<void>,
+) {
   const { log, metrics } = deps;
   const count = (outcome: string) => metrics.eventsConsumed.inc({ subject, outcome });
 
@@ -92,8 +99,10 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
     const where = { subject, ref: msg.ref, deliveries: msg.deliveries };
     let reason: string;
     let outcome: string;
+    let data: T | undefined;
     try {
-      const handled = await handle(parse(schema, msg.data));
+      data = parse(schema, msg.data);
+      const handled = await handle(data);
       if (handled === 'refunded_on_cancel') {
         log.warn({ ...where, outcome: handled }, 'order cancelled after its payment went through: refunded in full');
       } else log.info({ ...where, outcome: handled }, 'event handled');
@@ -112,6 +121,8 @@ function listen<T>(deps: ListenerDeps, subject: Subject, schema: ZodType<T>, han
     const age = deps.clock.now().getTime() - msg.publishedAt.getTime();
     if (msg.deliveries >= deps.limits.maxDeliveries || age >= deps.limits.maxAgeMs) {
       log.warn({ ...where, reason, ageMs: age }, 'parking an event retried past its limits');
+      // A failure here leaves the message to come again, like the handler's.
+      if (onParked && data !== undefined) await onParked(data);
       count('parked');
       return park(msg, `${reason} (after ${msg.deliveries} deliveries over ${Math.round(age / 1000)} s)`);
     }
@@ -158,8 +169,22 @@ export function registerListeners(deps: ListenerDeps, defaultCurrency: string): 
   listen(deps, Subjects.OrderCreated, orderCreatedSchema, (e) =>
     deps.orders.created({ ...e, price: e.ticket.price, currency: e.currency ?? defaultCurrency }),
   );
-  listen(deps, Subjects.OrderCancelled, orderCancelledSchema, (e) => deps.orders.cancelled(e));
-  listen(deps, Subjects.PaymentCreated, paymentCreatedConsumedSchema, (e) => deps.orders.paid(e));
+  // A cancel or another service's payment that waited in vain for its order leaves what it said in a
+  // stand-in: the order, if it comes later (a long replay), comes cancelled or paid, never payable.
+  listen(
+    deps,
+    Subjects.OrderCancelled,
+    orderCancelledSchema,
+    (e) => deps.orders.cancelled(e),
+    (e) => deps.orders.keepCancel(e),
+  );
+  listen(
+    deps,
+    Subjects.PaymentCreated,
+    paymentCreatedConsumedSchema,
+    (e) => deps.orders.paid(e),
+    (e) => deps.orders.keepPaid(e),
+  );
   const request = async (req: PaymentRequest) => (await deps.requestPayment(req)).outcome;
   listen(deps, Subjects.PaymentRequested, paymentRequestedSchema, (e) => request(fromRequested(e)));
   listen(deps, Subjects.BillingPaymentRequested, billingPaymentRequestedSchema, (e) => request(fromBilling(e)));

@@ -1,4 +1,14 @@
-import { busClient, eventually, newId, startTestService, uniqueName, useStack } from '../support/harness';
+import request from 'supertest';
+import {
+  busClient,
+  eventually,
+  newId,
+  newUser,
+  sessionCookie,
+  startTestService,
+  uniqueName,
+  useStack,
+} from '../support/harness';
 import { unacked } from '../support/nats-monitor';
 import { startNatsStreaming, testBus } from '../support/servers';
 
@@ -22,6 +32,53 @@ describe('EVENT_MAX_AGE_MS', () => {
     expect(parked.deliveries).toBeGreaterThanOrEqual(3);
     expect(parked.deliveries).toBeLessThan(10);
     await eventually(async () => (await unacked(stack.nats, 'order:cancelled')) === 0);
+  });
+});
+
+describe('an order that arrives after an event about it was parked', () => {
+  const parkedAbout = (orderId: string) =>
+    eventually(async () => (await stack.service.stores.deadLetters.list()).find((d) => d.payload.includes(orderId)));
+  const arrives = async (orderId: string, userId: string) => {
+    await stack.peer.publish('order:created', {
+      id: orderId,
+      version: 0,
+      status: 'created',
+      userId,
+      expiresAt: new Date(Date.now() + 15 * 60_000).toISOString(),
+      ticket: { id: newId(), price: 20 },
+    });
+    await eventually(async () => (await stack.service.stores.orders.get(orderId))?.userId === userId);
+  };
+  const pay = (orderId: string, user: ReturnType<typeof newUser>) =>
+    request(stack.service.app)
+      .post('/api/payments')
+      .set('Cookie', sessionCookie(user))
+      .send({ token: 'tok_visa', orderId });
+
+  // Seen on NATS Streaming, where a retry comes back every ack wait: a replay with a long backlog of
+  // order:created parks the cancels of orders it has not reached yet, and those orders then came payable.
+  test('after its cancel: it arrives cancelled, and is not charged', async () => {
+    const user = newUser();
+    const orderId = newId();
+    await stack.peer.publish('order:cancelled', { id: orderId, version: 1 });
+    await parkedAbout(orderId);
+    await arrives(orderId, user.id);
+    const res = await pay(orderId, user);
+    expect({ status: res.status, code: res.body.errors?.[0]?.code }).toEqual({ status: 400, code: 'order_cancelled' });
+    expect(await stack.service.stores.orders.get(orderId)).toMatchObject({ status: 'cancelled', amount: 2000 });
+  });
+
+  test("after another payments service's payment:created for it: it arrives paid by that payment", async () => {
+    const user = newUser();
+    const orderId = newId();
+    await stack.peer.publish('payment:created', { id: 'elsewhere-1', orderId, stripeId: 'ch_elsewhere' });
+    await parkedAbout(orderId);
+    await arrives(orderId, user.id);
+    const res = await pay(orderId, user);
+    expect({ status: res.status, code: res.body.errors?.[0]?.code }).toEqual({
+      status: 409,
+      code: 'order_already_paid',
+    });
   });
 });
 

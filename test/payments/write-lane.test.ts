@@ -60,6 +60,7 @@ async function burst(conn: mongoose.Connection) {
         currency: 'usd',
         attempt: 0,
         paidBy: null,
+        arrived: true,
       }),
       payments.start(firstPayment({ orderId, userId: 'u1', amount: 1500, at, dueAt: new Date(at.getTime() + 60_000) })),
     ]),

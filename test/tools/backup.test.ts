@@ -102,6 +102,7 @@ async function fill(conn: mongoose.Connection) {
       currency: 'usd',
       attempt: 0,
       paidBy: null,
+      arrived: true,
     });
   }
   await orders.cancel(orderIds[3] as string, 4);
