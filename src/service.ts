@@ -180,7 +180,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}) {
     health: { mongo: db.isConnected, nats: bus.isConnected },
     webhooks: {
       read: config.provider.webhookSecret ? createStripeWebhookReader(config.provider.webhookSecret) : null,
-      reports: createProviderReports({ payments: stores.payments, provider, settle, clock }),
+      reports: createProviderReports({ payments: stores.payments, provider, settle, clock, settleAfterMs }),
       events: stores.providerEvents,
     },
   });

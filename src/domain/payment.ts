@@ -193,7 +193,8 @@ type Fields = Omit<Change, 'paymentId' | 'version' | 'at' | 'kind' | 'status' | 
 const FROM: Record<ChangeKind, readonly PaymentStatus[]> = {
   succeeded: ['pending', 'failed'],
   failed: ['pending'],
-  voided: ['pending'],
+  // Voided: again only to record a charge that went through after the void (chargedAfterVoid).
+  voided: ['pending', 'voided'],
   // Voided: only with a charge whose refund the provider refused (requestRefund checks).
   refund_requested: ['succeeded', 'partially_refunded', 'voided'],
   refund_succeeded: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
@@ -264,13 +265,27 @@ export function fail(p: Payment, reason: string, at: Date, declineCode?: string)
  * turned out to have made after all: it is refunded in full by the refund this
  * change requests, so that no charge remains.
  */
-export function markVoided(
-  p: Payment,
-  at: Date,
-  found: { chargeId: string; refundId: string; dueAt: Date } | null,
-): Change {
+export function markVoided(p: Payment, at: Date, found: FoundCharge | null): Change {
   assertVoidable(p);
   if (!found) return change(p, 'voided', 'voided', at, null, { reason: 'voided' }, [{ kind: 'voided' }]);
+  return voidedCharge(p, at, found, [{ kind: 'voided' }]);
+}
+
+/**
+ * The charge of a payment voided without one went through after all (its holder authenticated
+ * after the void found the card waiting for them): the void stands, and the charge is refunded in full.
+ */
+export function chargedAfterVoid(p: Payment, at: Date, found: FoundCharge): Change {
+  if (p.status !== 'voided' || p.chargeId !== null) {
+    throw new ConflictError(`A ${p.status} payment has no void without a charge`, 'illegal_transition');
+  }
+  // payment:voided went out with the void; payment:refunded follows the refund.
+  return voidedCharge(p, at, found, []);
+}
+
+type FoundCharge = { chargeId: string; refundId: string; dueAt: Date };
+
+function voidedCharge(p: Payment, at: Date, found: FoundCharge, events: Omit<PaymentEvent, 'id'>[]): Change {
   const refund = newRefund(found.refundId, p.amount, 'requested_by_customer', at);
   return change(
     p,
@@ -279,7 +294,7 @@ export function markVoided(
     at,
     found.dueAt,
     { chargeId: found.chargeId, refunds: [...p.refunds, refund], reason: 'voided; the charge is refunded' },
-    [{ kind: 'voided' }],
+    events,
   );
 }
 

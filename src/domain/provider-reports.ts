@@ -1,8 +1,11 @@
+import { UpstreamUnavailableError } from './errors';
 import {
+  chargedAfterVoid,
   fail,
   markDisputed,
   refundedElsewhere,
   refundFailed,
+  refundIdFor,
   refundSucceeded,
   succeed,
   type Change,
@@ -26,6 +29,8 @@ export function createProviderReports(deps: {
   provider: PaymentProvider;
   settle: Settle;
   clock: Clock;
+  /** How long a refund may take before the reconciler settles it. */
+  settleAfterMs: number;
 }) {
   const { payments, provider, settle, clock } = deps;
 
@@ -54,18 +59,40 @@ export function createProviderReports(deps: {
   }
 
   return {
-    /** A charge settled at the provider: a pending payment settles, a declined one that went through after all succeeds. */
+    /**
+     * A charge settled at the provider: a pending payment settles, a declined one that went
+     * through after all succeeds, and a voided one that went through after all is refunded.
+     */
     async paymentChanged(intentId: string): Promise<ReportOutcome> {
       const state = await provider.paymentState(intentId);
-      return record(state.paymentId, (q) => {
+      let refundId: string | null = null;
+      const outcome = await record(state.paymentId, (q) => {
+        const now = clock.now();
+        const chargeId = state.chargeId ?? intentId;
+        refundId = null;
         if (state.status === 'succeeded' && (q.status === 'pending' || q.status === 'failed')) {
-          return succeed(q, state.chargeId ?? intentId, clock.now());
+          return succeed(q, chargeId, now);
+        }
+        if (state.status === 'succeeded' && q.status === 'voided' && q.chargeId === null) {
+          refundId = refundIdFor(q.id, q.version + 1);
+          const dueAt = new Date(now.getTime() + deps.settleAfterMs);
+          return chargedAfterVoid(q, now, { chargeId, refundId, dueAt });
         }
         if (state.status === 'failed' && q.status === 'pending') {
-          return fail(q, state.failureReason ?? 'The payment failed', clock.now(), state.declineCode);
+          return fail(q, state.failureReason ?? 'The payment failed', now, state.declineCode);
         }
         return null;
       });
+      if (refundId !== null && state.paymentId !== null) {
+        const voided = await payments.load(state.paymentId);
+        // A refund the provider cannot take now is settled by the reconciler, at its due time.
+        if (voided) {
+          await settle.refund(voided, refundId).catch((err: unknown) => {
+            if (!(err instanceof UpstreamUnavailableError)) throw err;
+          });
+        }
+      }
+      return outcome;
     },
 
     /** A charge's refunds changed: ours settle, those made elsewhere are recorded as refunds of their own. */

@@ -160,6 +160,50 @@ describe('POST /api/payments/webhooks/stripe', () => {
     }
   });
 
+  test('a voided payment that the holder authenticates later keeps no money: its late charge is refunded in full', async () => {
+    const card = await localstripe.paymentMethods.create({
+      type: 'card',
+      card: { number: '4000002500003155', exp_month: 12, exp_year: 2034, cvc: '123' },
+    } as Stripe.PaymentMethodCreateParams);
+    const requestId = uniqueName('req');
+    const paymentId = paymentIdForRequest(requestId);
+    // The provider away when it was asked: the payment is left pending, and an admin voids it.
+    stack.stripe.failNext(10, 500);
+    await stack.peer.publish('payment:requested', {
+      requestId,
+      userId: 'u-3ds-void',
+      paymentMethod: card.id,
+      amount: 1300,
+      currency: 'usd',
+    });
+    await eventually(async () => (await load(paymentId))?.status === 'pending');
+    stack.stripe.failNext(0);
+    const voided = await request(stack.service.app).delete(`/api/payments/${paymentId}`).set('Cookie', admin);
+    expect(voided.body).toMatchObject({ status: 'voided', stripeId: null, refunds: [] });
+
+    // The void's ask left the card waiting for its holder, who authenticates afterwards.
+    const intents = await localstripe.paymentIntents.list({ limit: 100 });
+    const intent = intents.data.find((i) => i.metadata.paymentId === paymentId);
+    expect(intent?.status).toBe('requires_action');
+    const done = await fetch(`${url.origin}/v1/payment_intents/${intent?.id}/_authenticate`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk_test_payments', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_secret: intent?.client_secret ?? '', success: 'true' }),
+    });
+    expect(done.status).toBe(200);
+
+    const res = await deliver(signed('payment_intent.succeeded', { id: intent?.id, object: 'payment_intent' }));
+    expect(res.body).toEqual({ received: true, outcome: 'recorded' });
+    await eventually(async () => (await load(paymentId))?.amountRefunded === 1300);
+    const stored = await load(paymentId);
+    expect(stored).toMatchObject({ status: 'voided', amountRefunded: 1300 });
+    expect(stored?.refunds).toEqual([expect.objectContaining({ amount: 1300, status: 'succeeded' })]);
+    const charge = await localstripe.charges.retrieve(stored?.chargeId as string);
+    expect({ amount: charge.amount, refunded: charge.amount_refunded }).toEqual({ amount: 1300, refunded: 1300 });
+    const [refunded] = await stack.peer.waitFor((r) => r.subject === 'payment:refunded' && about(paymentId)(r));
+    expect(refunded?.data).toMatchObject({ amount: 1300, amountRefunded: 1300 });
+  });
+
   test('a refund made in the dashboard is recorded as a refund and published; repeats change nothing', async () => {
     const { id, chargeId } = await paidPayment(19.99);
     const made = await localstripe.refunds.create({ charge: chargeId, amount: 500 });
