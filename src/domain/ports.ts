@@ -133,6 +133,8 @@ export interface ProviderRefund {
 
 export interface ProviderDispute {
   id: string;
+  /** The charge disputed. */
+  chargeId: string;
   paymentId: string | null;
   amount: number;
   reason: string;

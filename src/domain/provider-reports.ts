@@ -47,6 +47,17 @@ export function createProviderReports(deps: {
     return recorded ? 'recorded' : 'unchanged';
   }
 
+  /**
+   * A refund or a dispute of a charge says the charge went through: a payment still recorded
+   * pending (its answer lost) or failed records it first, so that what follows has its transition.
+   */
+  async function chargedFirst(paymentId: string | null, chargeId: string): Promise<void> {
+    if (paymentId === null) return;
+    await settle.commitOn(paymentId, (q) =>
+      q.status === 'pending' || q.status === 'failed' ? succeed(q, chargeId, clock.now()) : null,
+    );
+  }
+
   function settleRefund(q: Payment, r: ProviderRefund): Change | null {
     const now = clock.now();
     const ours = q.refunds.find((x) => x.id === r.refundId || x.providerId === r.id);
@@ -98,6 +109,7 @@ export function createProviderReports(deps: {
     /** A charge's refunds changed: ours settle, those made elsewhere are recorded as refunds of their own. */
     async refundsChanged(chargeId: string): Promise<ReportOutcome> {
       const { paymentId, refunds } = await provider.refundsOf(chargeId);
+      await chargedFirst(paymentId, chargeId);
       let outcome: ReportOutcome = paymentId === null ? 'not_ours' : 'unchanged';
       for (const r of refunds) {
         if ((await record(paymentId, (q) => settleRefund(q, r))) === 'recorded') outcome = 'recorded';
@@ -108,6 +120,7 @@ export function createProviderReports(deps: {
     /** The customer disputed a charge with their bank. */
     async disputed(disputeId: string): Promise<ReportOutcome> {
       const d = await provider.dispute(disputeId);
+      await chargedFirst(d.paymentId, d.chargeId);
       return record(d.paymentId, (q) =>
         q.dispute?.id === d.id ? null : markDisputed(q, { id: d.id, amount: d.amount, reason: d.reason }, clock.now()),
       );

@@ -144,7 +144,7 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
       try {
         const d = await stripe.disputes.retrieve(disputeId);
         const chargeId = typeof d.charge === 'string' ? d.charge : d.charge.id;
-        return { id: d.id, paymentId: await paymentOfCharge(chargeId), amount: d.amount, reason: d.reason };
+        return { id: d.id, chargeId, paymentId: await paymentOfCharge(chargeId), amount: d.amount, reason: d.reason };
       } catch (err) {
         throw readError(err);
       }

@@ -7,6 +7,7 @@ import {
   createOrder,
   eventually,
   newUser,
+  paymentsOf,
   sessionCookie,
   uniqueName,
   useStack,
@@ -233,6 +234,51 @@ describe('POST /api/payments/webhooks/stripe', () => {
     expect(rest.status).toBe(201);
     expect(rest.body).toMatchObject({ amount: 1499 });
     expect((await load(id))?.status).toBe('refunded');
+  });
+
+  test('a refund or a dispute of a charge whose payment is still recorded pending records the charge first, then it', async () => {
+    const charged = async (price: number) => {
+      const user = newUser();
+      const order = await createOrder(stack.peer, stack.service, { userId: user.id, price });
+      // The charge is made, its answer lost: the payment stays pending until someone looks.
+      stack.stripe.loseReplies(10, '/v1/charges');
+      const res = await request(stack.service.app)
+        .post('/api/payments')
+        .set('Cookie', sessionCookie(user))
+        .send({ token: 'pm_card_visa', orderId: order.id });
+      stack.stripe.loseReplies(0, '/v1/charges');
+      expect(res.status).toBe(503);
+      const [payment] = await paymentsOf(stack.service, order.id);
+      expect(payment?.status).toBe('pending');
+      const charges = await localstripe.charges.list({ limit: 100 });
+      const charge = charges.data.find((c) => c.metadata.paymentId === payment?.id);
+      return { id: payment!.id, chargeId: charge?.id as string };
+    };
+
+    const refunded = await charged(19.99);
+    await localstripe.refunds.create({ charge: refunded.chargeId, amount: 500 });
+    const res = await deliver(signed('charge.refunded', { id: refunded.chargeId, object: 'charge' }));
+    expect(res.body).toEqual({ received: true, outcome: 'recorded' });
+    expect(await load(refunded.id)).toMatchObject({
+      status: 'partially_refunded',
+      chargeId: refunded.chargeId,
+      amountRefunded: 500,
+    });
+
+    const disputed = await charged(25);
+    const disputeId = uniqueName('dp');
+    stack.stripe.serve(`/v1/disputes/${disputeId}`, {
+      id: disputeId,
+      object: 'dispute',
+      charge: disputed.chargeId,
+      amount: 2500,
+      currency: 'usd',
+      reason: 'fraudulent',
+      status: 'needs_response',
+    });
+    const dispute = signed('charge.dispute.created', { id: disputeId, object: 'dispute', charge: disputed.chargeId });
+    expect((await deliver(dispute)).body).toEqual({ received: true, outcome: 'recorded' });
+    expect(await load(disputed.id)).toMatchObject({ status: 'disputed', chargeId: disputed.chargeId });
   });
 
   test('a refund at the provider beyond what is left is refused: logged, counted, the payment unchanged', async () => {
