@@ -397,7 +397,9 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
         // Listed by a start that never stored its payment; sooner, the start may be under way.
         if (clock.now().getTime() - item.since.getTime() > WRITER_GRACE_MS) due.drop(item);
       } else if (found.dueAt === null) {
-        due.clear(found.id, found.version + 1);
+        // Only up to the entry looked at: a change recorded since (by this pass too) stays listed
+        // until its consequences are done, so that a writer that stops before them leaves them listed.
+        due.clear(found.id, item.version + 1);
         // Its pending copy goes once it is stored; until then its writer may be storing it now.
         if (item.version === 0 && (await findById(payments, new Types.ObjectId(found.id)))) {
           due.unlistPending(found.id);

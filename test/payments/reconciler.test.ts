@@ -2,6 +2,8 @@ import { Types } from 'mongoose';
 import { connectDb, type Db } from '../../src/db/connect';
 import { createPaymentStore } from '../../src/db/payments';
 import { apply, markDisputed, paymentIdFor, refundIdFor, requestRefund } from '../../src/domain/payment';
+import type { Clock, Payments } from '../../src/domain/ports';
+import { createReconcile } from '../../src/domain/reconcile';
 import { createSettle } from '../../src/domain/settle';
 import { createLogger } from '../../src/log';
 import { createStripeProvider } from '../../src/providers/stripe';
@@ -65,16 +67,21 @@ async function abandonedPayment() {
  * The store of a replica that stops right after it records a change: what it records
  * is in the database, and nothing it would do next (events, the stored copy) happens.
  */
-async function stoppingReplica(): Promise<{ db: Db; payments: ReturnType<typeof createPaymentStore> }> {
+async function stoppingReplica(
+  clock: Clock = { now: () => new Date() },
+): Promise<{ db: Db; payments: ReturnType<typeof createPaymentStore> }> {
   const log = createLogger({ level: 'silent' });
   const db = await connectDb(`${process.env.TEST_MONGO_URI}/${dbName}`, log, 10000);
   const never = new Promise<void>(() => undefined);
-  const payments = createPaymentStore(db.connection, {
-    consequences: { dispatch: () => never },
-    clock: { now: () => new Date() },
-    log,
-  });
+  const payments = createPaymentStore(db.connection, { consequences: { dispatch: () => never }, clock, log });
   return { db, payments };
+}
+
+/** One pass of the reconciler over a replica's payments, as its interval runs it (no sweepers). */
+function reconcilerPass(payments: Payments, clock: Clock) {
+  const provider = createStripeProvider({ key: 'sk_test_payments', apiBase: stripe.url, timeoutMs: 2000 });
+  const settle = createSettle({ payments, provider, clock });
+  return createReconcile({ payments, settle, clock, minRetryMs: 1000, refundIfCancelled: async () => false })();
 }
 
 const eventsOf = async (orderId: string) =>
@@ -123,6 +130,37 @@ describe('the reconciler', () => {
       const settled = await b.stores.payments.load(payment.id);
       expect(settled).toMatchObject({ status: 'partially_refunded', amountRefunded: 500, dueAt: null });
       expect(stripe.refundsMade().filter((r) => r.body.includes(refundId))).toHaveLength(1);
+    } finally {
+      await stopping.db.close();
+    }
+  });
+
+  test('a refund that the reconciler of a replica that stopped right after settled is published by another at its next pass', async () => {
+    const { payment } = await abandonedPayment();
+    await a.reconciler.runOnce();
+    const paid = await a.stores.payments.load(payment.id);
+    const at = new Date(Date.now() - 60_000);
+    const refundId = refundIdFor(payment.id, paid!.version + 1);
+    const asked = requestRefund(paid!, { refundId, reason: 'requested_by_customer', at, dueAt: at, amount: 500 });
+    expect(await a.stores.payments.record(asked, apply(paid!, asked))).toBe(true);
+    await a.stores.payments.idle();
+
+    // Its reconciler settles the refund, records it, and stops before publishing it.
+    const clock = { now: () => new Date(Date.now() - 30_000) };
+    const stopping = await stoppingReplica(clock);
+    try {
+      await reconcilerPass(stopping.payments, clock);
+      await stopping.payments.due.flush();
+      expect(await stopping.payments.changes(payment.id)).toHaveLength(asked.version + 1);
+
+      // Another replica's next pass, as its interval runs it: without the hourly check of the list.
+      await reconcilerPass(b.stores.payments, { now: () => new Date() });
+      await b.stores.payments.idle();
+      await eventually(async () => (await b.outbox.backlog()) === 0);
+      const published = (await storedMessages(nats, 'payment:refunded')) as { paymentId: string }[];
+      expect(published.filter((e) => e.paymentId === payment.id)).toEqual([
+        expect.objectContaining({ amount: 500, amountRefunded: 500 }),
+      ]);
     } finally {
       await stopping.db.close();
     }
