@@ -68,6 +68,21 @@ async function paidPayment(price = 19.99) {
 }
 
 const load = (id: string) => stack.service.stores.payments.load(id);
+
+/** A saved card that needs its holder (3-D Secure): declined off-session. */
+const cardAskingItsHolder = () =>
+  localstripe.paymentMethods.create({
+    type: 'card',
+    card: { number: '4000002500003155', exp_month: 12, exp_year: 2034, cvc: '123' },
+  } as Stripe.PaymentMethodCreateParams);
+
+/** The holder authenticates afterwards, and the charge goes through. */
+const authenticate = (intent: Stripe.PaymentIntent | undefined) =>
+  fetch(`${url.origin}/v1/payment_intents/${intent?.id}/_authenticate`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk_test_payments', 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_secret: intent?.client_secret ?? '', success: 'true' }),
+  });
 const about = (id: string) => (r: Received) => r.data.id === id || r.data.paymentId === id;
 
 describe('POST /api/payments/webhooks/stripe', () => {
@@ -101,10 +116,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
 
   test("a payment's late success sent by localstripe: the declined 3-D Secure payment succeeds, payment:created follows", async () => {
     // What the service is paid for: a saved card that needs its holder, declined off-session.
-    const card = await localstripe.paymentMethods.create({
-      type: 'card',
-      card: { number: '4000002500003155', exp_month: 12, exp_year: 2034, cvc: '123' },
-    } as Stripe.PaymentMethodCreateParams);
+    const card = await cardAskingItsHolder();
     const requestId = uniqueName('req');
     await stack.peer.publish('payment:requested', {
       requestId,
@@ -134,12 +146,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
       const intents = await localstripe.paymentIntents.list({ limit: 100 });
       const intent = intents.data.find((i) => i.metadata.paymentId === paymentId);
       expect(intent?.status).toBe('requires_action');
-      const done = await fetch(`${url.origin}/v1/payment_intents/${intent?.id}/_authenticate`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer sk_test_payments', 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_secret: intent?.client_secret ?? '', success: 'true' }),
-      });
-      expect(done.status).toBe(200);
+      expect((await authenticate(intent)).status).toBe(200);
 
       const [created] = await stack.peer.waitFor(
         (r) => r.subject === 'payment:created' && r.data.requestId === requestId,
@@ -162,10 +169,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
   });
 
   test('a voided payment that the holder authenticates later keeps no money: its late charge is refunded in full', async () => {
-    const card = await localstripe.paymentMethods.create({
-      type: 'card',
-      card: { number: '4000002500003155', exp_month: 12, exp_year: 2034, cvc: '123' },
-    } as Stripe.PaymentMethodCreateParams);
+    const card = await cardAskingItsHolder();
     const requestId = uniqueName('req');
     const paymentId = paymentIdForRequest(requestId);
     // The provider away when it was asked: the payment is left pending, and an admin voids it.
@@ -186,12 +190,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
     const intents = await localstripe.paymentIntents.list({ limit: 100 });
     const intent = intents.data.find((i) => i.metadata.paymentId === paymentId);
     expect(intent?.status).toBe('requires_action');
-    const done = await fetch(`${url.origin}/v1/payment_intents/${intent?.id}/_authenticate`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer sk_test_payments', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_secret: intent?.client_secret ?? '', success: 'true' }),
-    });
-    expect(done.status).toBe(200);
+    expect((await authenticate(intent)).status).toBe(200);
 
     const res = await deliver(signed('payment_intent.succeeded', { id: intent?.id, object: 'payment_intent' }));
     expect(res.body).toEqual({ received: true, outcome: 'recorded' });
