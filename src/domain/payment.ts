@@ -22,8 +22,9 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 const NEXT: Record<PaymentStatus, readonly PaymentStatus[]> = {
   pending: ['succeeded', 'failed', 'voided'],
   succeeded: ['succeeded', 'partially_refunded', 'refunded', 'disputed'],
-  partially_refunded: ['partially_refunded', 'refunded', 'disputed'],
-  refunded: [],
+  // Back towards succeeded only when the provider reports that a refund failed after it succeeded.
+  partially_refunded: ['partially_refunded', 'refunded', 'disputed', 'succeeded'],
+  refunded: ['partially_refunded', 'succeeded'],
   failed: ['succeeded'],
   voided: ['voided'],
   disputed: ['disputed'],
@@ -52,7 +53,14 @@ export interface Refund {
 }
 
 export type ChangeKind =
-  'succeeded' | 'failed' | 'voided' | 'refund_requested' | 'refund_succeeded' | 'refund_failed' | 'disputed';
+  | 'succeeded'
+  | 'failed'
+  | 'voided'
+  | 'refund_requested'
+  | 'refund_succeeded'
+  | 'refund_failed'
+  | 'refund_reversed'
+  | 'disputed';
 
 /** The customer disputed the charge with their bank. */
 export interface Dispute {
@@ -199,6 +207,7 @@ const FROM: Record<ChangeKind, readonly PaymentStatus[]> = {
   refund_requested: ['succeeded', 'partially_refunded', 'voided'],
   refund_succeeded: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
   refund_failed: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
+  refund_reversed: ['partially_refunded', 'refunded', 'voided', 'disputed'],
   disputed: ['succeeded', 'partially_refunded'],
 };
 
@@ -363,12 +372,11 @@ function settleRefund(p: Payment, refundId: string): { refund: Refund; others: R
 const nextDue = (refunds: Refund[], p: Payment) => (pendingRefunds(refunds).length > 0 ? p.dueAt : null);
 
 // A void or a dispute says more about a payment than what was refunded of it.
-const afterRefund = (p: Payment, amountRefunded: number): PaymentStatus =>
-  p.status === 'voided' || p.status === 'disputed'
-    ? p.status
-    : amountRefunded === p.amount
-      ? 'refunded'
-      : 'partially_refunded';
+const afterRefund = (p: Payment, amountRefunded: number): PaymentStatus => {
+  if (p.status === 'voided' || p.status === 'disputed') return p.status;
+  if (amountRefunded === p.amount) return 'refunded';
+  return amountRefunded === 0 ? 'succeeded' : 'partially_refunded';
+};
 
 /** The provider refunded the money. */
 export function refundSucceeded(p: Payment, refundId: string, providerId: string, at: Date): Change {
@@ -442,6 +450,24 @@ export function refundFailed(p: Payment, refundId: string, failureReason: string
   const failed: Refund = { ...refund, status: 'failed', failureReason, updatedAt: at };
   const refunds = p.refunds.map((r) => (r.id === refundId ? failed : r));
   return change(p, 'refund_failed', p.status, at, nextDue(others, p), { refunds, reason: failureReason }, []);
+}
+
+/**
+ * The provider reports that a refund failed after it succeeded (the card was closed): the money
+ * went back to the merchant, not the payer. What it gave back is refundable again.
+ */
+export function refundReversed(p: Payment, refundId: string, failureReason: string, at: Date): Change {
+  const refund = p.refunds.find((r) => r.id === refundId);
+  if (refund?.status !== 'succeeded') {
+    throw new ConflictError(`Refund ${refundId} of payment ${p.id} has not succeeded`, 'illegal_transition');
+  }
+  const amountRefunded = p.amountRefunded - refund.amount;
+  const refunds = p.refunds.map((r) =>
+    r.id === refundId ? { ...r, status: 'failed' as const, failureReason, updatedAt: at } : r,
+  );
+  const status = afterRefund(p, amountRefunded);
+  const reason = `refund ${refund.providerId ?? refund.id} of ${refund.amount} failed after it succeeded: ${failureReason}`;
+  return change(p, 'refund_reversed', status, at, p.dueAt, { refunds, amountRefunded, reason }, []);
 }
 
 /** The payment after a change: what the projection stores and what the next transition starts from. */

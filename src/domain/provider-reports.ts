@@ -6,6 +6,7 @@ import {
   refundedElsewhere,
   refundFailed,
   refundIdFor,
+  refundReversed,
   refundSucceeded,
   succeed,
   type Change,
@@ -62,6 +63,9 @@ export function createProviderReports(deps: {
     const now = clock.now();
     const ours = q.refunds.find((x) => x.id === r.refundId || x.providerId === r.id);
     if (!ours) return r.status === 'succeeded' ? refundedElsewhere(q, r, now) : null;
+    if (ours.status === 'succeeded' && r.status === 'failed') {
+      return refundReversed(q, ours.id, r.failureReason ?? 'The provider reports the refund failed', now);
+    }
     if (ours.status !== 'pending') return null;
     if (r.status === 'succeeded') return refundSucceeded(q, ours.id, r.id, now);
     if (r.status === 'failed')

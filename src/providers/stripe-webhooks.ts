@@ -24,7 +24,9 @@ function subjectOf(event: Stripe.Event): ReportSubject {
     case 'charge.refunded':
       return { kind: 'refunds', chargeId: object.id };
     case 'refund.created':
-    case 'refund.updated': {
+    case 'refund.updated':
+    case 'refund.failed':
+    case 'charge.refund.updated': {
       const charge = object.charge;
       if (!charge) return null;
       return { kind: 'refunds', chargeId: typeof charge === 'string' ? charge : charge.id };

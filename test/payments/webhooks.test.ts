@@ -286,6 +286,56 @@ describe('POST /api/payments/webhooks/stripe', () => {
     expect(await load(disputed.id)).toMatchObject({ status: 'disputed', chargeId: disputed.chargeId });
   });
 
+  test('a refund the provider reports failed after it succeeded gives its amount back to the payment, to refund again', async () => {
+    const { id, chargeId } = await paidPayment(19.99);
+    const first = await request(stack.service.app)
+      .post(`/api/payments/${id}/refunds`)
+      .set('Cookie', admin)
+      .send({ reason: 'requested_by_customer' });
+    expect(first.body).toMatchObject({ amount: 1999, status: 'succeeded' });
+    expect((await load(id))?.status).toBe('refunded');
+    const ours = (await load(id))!.refunds[0]!;
+
+    // Stripe fails a refund after it succeeded when the card is closed: the money goes back to the
+    // merchant. localstripe never does, so the test proxy answers the refunds read for it.
+    stack.stripe.serve('/v1/refunds', {
+      object: 'list',
+      url: '/v1/refunds',
+      has_more: false,
+      data: [
+        {
+          id: ours.providerId,
+          object: 'refund',
+          amount: 1999,
+          charge: chargeId,
+          currency: 'usd',
+          status: 'failed',
+          failure_reason: 'expired_or_canceled_card',
+          metadata: { refundId: ours.id },
+        },
+      ],
+    });
+    try {
+      const event = signed('charge.refund.updated', { id: ours.providerId, object: 'refund', charge: chargeId });
+      expect((await deliver(event)).body).toEqual({ received: true, outcome: 'recorded' });
+    } finally {
+      stack.stripe.serve('/v1/refunds', undefined);
+    }
+    const reopened = await load(id);
+    expect(reopened).toMatchObject({ status: 'succeeded', amountRefunded: 0 });
+    expect(reopened?.refunds).toEqual([
+      expect.objectContaining({ id: ours.id, status: 'failed', failureReason: 'expired_or_canceled_card' }),
+    ]);
+    // What it did not give back can be refunded again.
+    const again = await request(stack.service.app)
+      .post(`/api/payments/${id}/refunds`)
+      .set('Cookie', admin)
+      .send({ reason: 'requested_by_customer' });
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ amount: 1999 });
+    expect(await load(id)).toMatchObject({ status: 'refunded', amountRefunded: 1999 });
+  });
+
   test('a refund at the provider beyond what is left is refused: logged, counted, the payment unchanged', async () => {
     const { id, chargeId } = await paidPayment(19.99);
     const ours = await request(stack.service.app)

@@ -11,6 +11,7 @@ import {
   refundable,
   refundFailed,
   refundIdFor,
+  refundReversed,
   refundSucceeded,
   requestRefund,
   start,
@@ -72,6 +73,10 @@ describe('the payment state machine', () => {
     'succeeded>refunded',
     'partially_refunded>partially_refunded',
     'partially_refunded>refunded',
+    // A refund the provider reports failed after it succeeded (refundReversed).
+    'refunded>partially_refunded',
+    'refunded>succeeded',
+    'partially_refunded>succeeded',
     'voided>voided',
   ]);
 
@@ -85,6 +90,18 @@ describe('the payment state machine', () => {
   test('a settled payment refuses another outcome', () => {
     expect(() => fail(paid(), 'declined', later)).toThrow(ConflictError);
     expect(() => succeed(paid(), 'ch_2', later)).toThrow(ConflictError);
+  });
+});
+
+describe('a refund reversed (failed at the provider after it succeeded)', () => {
+  test('gives back only its own amount, and only a succeeded refund can be reversed', () => {
+    const first = refunded(paid(), 500);
+    const both = refunded(first, 1000);
+    const reversed = apply(both, refundReversed(both, first.refunds[0]!.id, 'expired_or_canceled_card', later));
+    expect(reversed).toMatchObject({ status: 'partially_refunded', amountRefunded: 1000 });
+    expect(refundable(reversed)).toBe(999);
+    const asked = refunded(paid(), 500, 'pending');
+    expect(() => refundReversed(asked, asked.refunds[0]!.id, 'no', later)).toThrow(ConflictError);
   });
 });
 
