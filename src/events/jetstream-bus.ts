@@ -154,6 +154,8 @@ export async function connectJetStreamBus(
       // Handlers run without being awaited: the server's bound on unacked messages is what bounds them.
       max_ack_pending: MAX_IN_FLIGHT,
     };
+    // Deleted while the service ran, the stream is made again (JETSTREAM_MANAGE_STREAM), then the consumer.
+    await ensureStream(jsm, jsCfg);
     await jsm.consumers
       .add(jsCfg.stream, {
         durable_name: name,
@@ -168,7 +170,9 @@ export async function connectJetStreamBus(
         await jsm.consumers.update(jsCfg.stream, name, settings);
       });
     const consumer = await js.consumers.get(jsCfg.stream, name);
-    const messages = await consumer.consume({ max_messages: 100 });
+    // By default the client waits for a deleted consumer or stream to come back, reading nothing
+    // meanwhile; ended instead, it is made again by keepConsuming.
+    const messages = await consumer.consume({ max_messages: 100, abort_on_missing_resource: true });
     consuming.add(messages);
     try {
       for await (const m of messages) {
@@ -193,7 +197,8 @@ export async function connectJetStreamBus(
       }
       // A consumer that ran a while failed afresh: start the backoff over.
       wait = Date.now() - started > 30_000 ? 250 : Math.min(wait * 2, 5000);
-      await sleep(wait);
+      // Unref: a bus closed meanwhile does not keep the process alive for it.
+      await sleep(wait, undefined, { ref: false });
     }
   }
 

@@ -175,4 +175,38 @@ describeJetStream('the JetStream bus', () => {
     );
     await eventually(async () => seen.some((m) => m.data === '{"n":3}'), 20_000);
   }, 60_000);
+
+  // Last: it deletes the stream every test shares.
+  test('a consumer or the stream deleted while it runs is made again, and what is published after is handled', async () => {
+    const bus = await open();
+    const seen = record(bus, 'payment:voided', () => ({ kind: 'ack' }));
+    // Tried until the stream takes it, under one event id: a try that timed out but was stored is not sent twice.
+    const publishes = (n: number) => {
+      const id = uniqueName('evt');
+      return eventually(
+        () =>
+          bus
+            .publish({ subject: 'payment:voided', id, key: 'v', data: { n } })
+            .then(() => true)
+            .catch(() => false),
+        15_000,
+      );
+    };
+    await publishes(1);
+    await eventually(async () => seen.some((m) => m.data === '{"n":1}'), 20_000);
+
+    const nc = await connect({ servers: server.url });
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.consumers.delete('ticketing', `${DEFAULT_QUEUE_GROUP}_payment:voided`);
+      await publishes(2);
+      await eventually(async () => seen.some((m) => m.data === '{"n":2}'), 20_000);
+
+      await jsm.streams.delete('ticketing');
+      await publishes(3);
+      await eventually(async () => seen.some((m) => m.data === '{"n":3}'), 20_000);
+    } finally {
+      await nc.close();
+    }
+  }, 60_000);
 });
