@@ -8,11 +8,14 @@ import type { Subject } from './subjects';
 
 type NatsConfig = Config['nats'];
 
+// How long the streaming connect request may take; the whole attempt, twice that.
+const CONNECT_TIMEOUT_MS = 3000;
+
 function connectOnce(cfg: NatsConfig): Promise<Stan> {
   return new Promise((resolve, reject) => {
     const stan = nats.connect(cfg.clusterId, cfg.clientId, {
       url: cfg.url,
-      connectTimeout: 3000,
+      connectTimeout: CONNECT_TIMEOUT_MS,
       ackTimeout: 5000,
       // Notice a dead streaming server within seconds, not the default 15 s.
       stanPingInterval: 1000,
@@ -21,10 +24,17 @@ function connectOnce(cfg: NatsConfig): Promise<Stan> {
       waitOnFirstConnect: false,
     });
     const fail = (err: Error) => {
+      clearTimeout(timer);
       stan.removeAllListeners();
       stan.on('error', () => undefined);
       reject(err);
     };
+    // node-nats-streaming gives its NATS client no TCP timeout: a server that takes the connection and
+    // never answers (hung, or behind a partition) would hold this attempt, and the boot, for ever.
+    const timer = setTimeout(() => {
+      fail(new Error(`NATS Streaming did not answer in ${2 * CONNECT_TIMEOUT_MS} ms`));
+      stan.close();
+    }, 2 * CONNECT_TIMEOUT_MS);
     // A connection that the server drops before it answers the connect request closes without an
     // error, and the client never tries again (seen: a service started while NATS Streaming restarted
     // waited for ever, never ready): a close before the connect is a failed attempt.
@@ -32,6 +42,7 @@ function connectOnce(cfg: NatsConfig): Promise<Stan> {
     stan.once('error', fail);
     stan.once('close', onClose);
     stan.once('connect', () => {
+      clearTimeout(timer);
       stan.removeListener('error', fail);
       stan.removeListener('close', onClose);
       resolve(stan);

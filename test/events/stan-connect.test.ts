@@ -46,6 +46,14 @@ describeStan('connecting to NATS Streaming while it goes away (NATS Streaming on
     await bus.close();
   }, 20_000);
 
+  test('a connection the server takes and never answers is given up and tried again at boot', async () => {
+    proxy.silentFor(1);
+    const bus = await connect();
+    expect(proxy.faults()).toBe(1);
+    expect(bus.isConnected()).toBe(true);
+    await bus.close();
+  }, 20_000);
+
   test('a reconnection dropped during its connect request is tried again', async () => {
     const bus: Bus = await connect();
     const got: string[] = [];

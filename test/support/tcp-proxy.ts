@@ -5,14 +5,24 @@ import type { AddressInfo } from 'node:net';
  * A TCP front for a real server that can cut its connections: all of them now, or the
  * one that next sends some bytes (a NATS client's streaming connect request, say), as
  * a server that goes away at that moment would; or lose those bytes, as a server too
- * busy to answer them would seem.
+ * busy to answer them would seem; or take connections and never answer them.
  */
 export async function startTcpProxy(targetPort: number) {
   const open = new Set<Socket>();
   let fault: { marker: string; count: number; action: 'cut' | 'drop' } = { marker: '', count: 0, action: 'cut' };
   let faults = 0;
+  let silent = 0;
 
   const server = createServer((client) => {
+    if (silent > 0) {
+      // Taken, and never answered: a server that hangs, or a partition that lets the connection through.
+      silent--;
+      faults++;
+      open.add(client);
+      client.once('close', () => open.delete(client));
+      client.on('error', () => client.destroy());
+      return;
+    }
     const upstream = connect(targetPort, '127.0.0.1');
     const pair = [client, upstream];
     const cut = () => pair.forEach((s) => s.destroy());
@@ -48,6 +58,10 @@ export async function startTcpProxy(targetPort: number) {
     /** What the next `count` connections send with `marker` in it never reaches the server. */
     dropWhenSent(marker: string, count = 1) {
       fault = { marker, count, action: 'drop' };
+    },
+    /** The next `count` connections are taken and never answered, nor passed on. */
+    silentFor(count = 1) {
+      silent = count;
     },
     /** Cuts every connection open now. */
     cutAll() {
