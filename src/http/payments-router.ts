@@ -14,6 +14,8 @@ import { validate } from './validate';
 
 const BASE = '/api/payments';
 const CREATED = ['gt', 'gte', 'lt', 'lte'] as const;
+/** 9999-12-31T23:59:59Z: a later bound would make an invalid Date, which inverts the filter. */
+export const LAST_SECOND = 253_402_300_799;
 
 /** The payment, if the caller may see it: its payer or an admin; anyone else gets 401, as the orders service answers. */
 export async function visiblePayment(payments: Payments, req: Request): Promise<Payment> {
@@ -87,7 +89,7 @@ export function paymentsRouter(deps: {
       ...CREATED.map((op) =>
         query(`["created[${op}]"]`)
           .optional()
-          .isInt({ min: 0 })
+          .isInt({ min: 0, max: LAST_SECOND })
           .withMessage(`created[${op}] must be a time in Unix seconds`),
       ),
     ]),

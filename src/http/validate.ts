@@ -2,9 +2,16 @@ import type { RequestHandler } from 'express';
 import { validationResult, type ValidationChain } from 'express-validator';
 import { RequestError } from './errors';
 
-/** Runs the chains and refuses the request with one error per field. */
+/**
+ * Runs the chains and refuses the request with one error per field. A query parameter given
+ * twice is refused too: express reads it as an array, which no filter or cursor here means.
+ */
 export function validate(chains: ValidationChain[]): RequestHandler {
   return async (req, _res, next) => {
+    const repeated = Object.entries(req.query)
+      .filter(([, value]) => typeof value !== 'string')
+      .map(([field]) => ({ message: `${field} must be given once`, field, code: 'invalid_field' }));
+    if (repeated.length > 0) throw new RequestError(400, repeated);
     for (const chain of chains) await chain.run(req);
     const result = validationResult(req);
     if (!result.isEmpty()) {

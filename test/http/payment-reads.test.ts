@@ -95,6 +95,13 @@ describe('GET /api/payments', () => {
       'orderId=nope',
       'created[gt]=-1',
       'created[lte]=soon',
+      // Past any date a Date can hold: an invalid bound would turn the filter inside out.
+      'created[lt]=9000000000000',
+      // A parameter given twice is not a list: it is refused, not taken as an array.
+      `orderId=${made[0]!.orderId}&orderId=${made[0]!.orderId}`,
+      'limit=5&limit=6',
+      `status=succeeded&status=succeeded`,
+      `starting_after=${made[0]!.id}&starting_after=${made[1]!.id}`,
     ]) {
       const res = await get(`/api/payments?${q}`, admin);
       expect({ q, status: res.status }).toEqual({ q, status: 400 });

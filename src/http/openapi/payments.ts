@@ -1,9 +1,10 @@
 import type { OpenAPIV3 } from 'openapi-types';
 import { PAYMENT_STATUSES, REFUND_REASONS } from '../../domain/payment';
 import { errorResponse, jsonResponse, objectId, ref, replayableHeaders } from './common';
+import { LAST_SECOND } from '../payments-router';
 
 const auth: OpenAPIV3.SecurityRequirementObject[] = [{ sessionCookie: [] }, { bearerAuth: [] }];
-const unixSeconds = { type: 'integer', minimum: 0, description: 'Unix seconds' } as const;
+const unixSeconds = { type: 'integer', minimum: 0, maximum: LAST_SECOND, description: 'Unix seconds' } as const;
 const listQuery = (name: string, description: string, schema: OpenAPIV3.SchemaObject): OpenAPIV3.ParameterObject => ({
   name,
   in: 'query',
