@@ -34,6 +34,7 @@ module.exports = tseslint.config(
           'location',
           'setInterval',
           'clearInterval',
+          'crypto',
         ].map((name) => [name, 'readonly']),
       ),
     },

@@ -21,7 +21,11 @@ async function api(path, options = {}) {
   const res = await fetch(path, {
     ...options,
     credentials: 'same-origin',
-    headers: { accept: 'application/json', ...(options.body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      accept: 'application/json',
+      ...(options.body ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
   });
   const body = await res.json().catch(() => ({ errors: [{ message: `HTTP ${res.status}` }] }));
   if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status, body });
@@ -146,15 +150,23 @@ async function showPayment(id) {
   }
 }
 
+// The refund asked for and not yet answered: asked again (after a timeout or a 503, whose refund
+// may have been made), it carries the same Idempotency-Key, so the service makes it once.
+let refundAsked = null;
+// getRandomValues, unlike randomUUID, works on a page served over plain HTTP too.
+const newKey = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+
 async function refund(event) {
   event.preventDefault();
   const form = new FormData(event.target);
   const amount = form.get('amount');
+  const path = `${API}/${encodeURIComponent(selected)}/refunds`;
+  const body = JSON.stringify({ reason: form.get('reason'), ...(amount ? { amount: Number(amount) } : {}) });
+  if (refundAsked?.path !== path || refundAsked.body !== body) refundAsked = { path, body, key: newKey() };
   try {
-    const done = await api(`${API}/${encodeURIComponent(selected)}/refunds`, {
-      method: 'POST',
-      body: JSON.stringify({ reason: form.get('reason'), ...(amount ? { amount: Number(amount) } : {}) }),
-    });
+    const done = await api(path, { method: 'POST', body, headers: { 'idempotency-key': refundAsked.key } });
+    refundAsked = null;
     notify(`Refunded ${money(done.amount, done.currency)}: the payment is now ${done.payment.status}.`);
     event.target.reset();
     await Promise.all([showPayment(selected), loadPayments()]);

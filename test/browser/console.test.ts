@@ -73,6 +73,34 @@ describeInBrowser('the admin console', () => {
     await page.close();
   });
 
+  test('a refund whose answer was lost, asked for again from the same form, refunds once', async () => {
+    const paymentId = await paidPayment(42);
+    const { page, errors } = await signedInAs('admin');
+    // The first refund reaches the service and is made; its answer is lost on the way back.
+    let lost = false;
+    await page.route('**/api/payments/*/refunds', async (route) => {
+      if (lost) return route.continue();
+      lost = true;
+      await route.fetch();
+      await route.fulfill({ status: 503, json: { errors: [{ message: 'Service Unavailable' }] } });
+    });
+    await page.goto(`${ctx.site.url}/api/payments/admin/`);
+    await page.locator(`#payments-table tr[data-id="${paymentId}"]`).click();
+    await page.waitForSelector(`#detail-id:has-text("${paymentId}")`);
+    await page.fill('#refund-form input[name=amount]', '1200');
+    await page.click('#refund-button');
+    await page.waitForSelector('#notice.error:has-text("503")');
+    await page.click('#refund-button');
+    await page.waitForSelector('#notice:has-text("Refunded $12.00: the payment is now partially_refunded")');
+    const payment = await ctx.stack.service.stores.payments.load(paymentId);
+    expect({ refunded: payment?.amountRefunded, refunds: payment?.refunds.length }).toEqual({
+      refunded: 1200,
+      refunds: 1,
+    });
+    expect(errors.filter((e) => !e.includes('503'))).toEqual([]);
+    await page.close();
+  });
+
   test('filters by status and replays a parked message', async () => {
     const paymentId = await paidPayment(7);
     const refundedId = await paidPayment(3);
