@@ -1,4 +1,4 @@
-import { OutOfOrderError, UpstreamUnavailableError } from './errors';
+import { DeclinedError, OutOfOrderError, UpstreamUnavailableError } from './errors';
 import { toMinorUnits } from './money';
 import { canRefund, paymentIdFor, type Payment } from './payment';
 import type { Clock, Order, Orders, Payments } from './ports';
@@ -141,12 +141,22 @@ export function createOrderEvents(deps: {
      * version 0 when a user cancels). One for an order not seen yet waits for it. An order
      * cancelled after its payment went through is refunded in full.
      */
-    async cancelled(e: { id: string; version: number }): Promise<'cancelled' | 'duplicate' | 'refunded_on_cancel'> {
+    async cancelled(e: {
+      id: string;
+      version: number;
+    }): Promise<'cancelled' | 'duplicate' | 'refunded_on_cancel' | 'refund_refused'> {
       const order = await orders.get(e.id);
       if (!order) throw new OutOfOrderError(`Order ${e.id} not seen yet`);
       const already = order.status === 'cancelled';
       if (!already) await orders.cancel(e.id, e.version);
-      if (await refundIfPaid(order)) return 'refunded_on_cancel';
+      try {
+        if (await refundIfPaid(order)) return 'refunded_on_cancel';
+      } catch (err) {
+        // The refusal is recorded on the payment (a failed refund) for an admin; asking again at
+        // every delivery would only record more of them.
+        if (err instanceof DeclinedError) return 'refund_refused';
+        throw err;
+      }
       return already ? 'duplicate' : 'cancelled';
     },
 

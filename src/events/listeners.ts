@@ -105,6 +105,11 @@ function listen<T>(
       const handled = await handle(data);
       if (handled === 'refunded_on_cancel') {
         log.warn({ ...where, outcome: handled }, 'order cancelled after its payment went through: refunded in full');
+      } else if (handled === 'refund_refused') {
+        log.error(
+          { ...where, outcome: handled },
+          'order cancelled after its payment went through: the provider refused its refund; an admin must refund it',
+        );
       } else log.info({ ...where, outcome: handled }, 'event handled');
       count(handled);
       return { kind: 'ack' };

@@ -100,6 +100,31 @@ describe('an order cancelled after its payment went through', () => {
     expect(settled?.refunds).toEqual([expect.objectContaining({ reason: 'order_cancelled', status: 'succeeded' })]);
     expect(await refundsOf(id)).toHaveLength(1);
   });
+
+  test('whose refund the provider refuses: the cancel is taken, the refusal recorded and counted, not asked again', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 15 });
+    const paid = await pay(user, order.id);
+    expect(paid.status).toBe(201);
+    const before = await consumed('order:cancelled', 'refund_refused');
+    const asked = stack.stripe.refundAttempts().length;
+    // Stripe refuses a refund it will never make (a disputed charge, say) with a 400.
+    stack.stripe.failNext(20, 400, 'invalid_request_error', '/v1/refunds');
+    try {
+      await stack.peer.publish('order:cancelled', { id: order.id, version: 0, ticket: { id: order.ticket.id } });
+      await eventually(async () => (await consumed('order:cancelled', 'refund_refused')) === before + 1);
+      // Past the deliveries the cancel would have had, were it retried (ack wait 1 s, 3 deliveries).
+      await new Promise((r) => setTimeout(r, 5000));
+    } finally {
+      stack.stripe.failNext(0);
+    }
+    expect(stack.stripe.refundAttempts().length - asked).toBe(1);
+    expect((await stack.service.stores.payments.load(paid.body.id as string))?.refunds).toEqual([
+      expect.objectContaining({ amount: 1500, reason: 'order_cancelled', status: 'failed' }),
+    ]);
+    expect((await stack.service.stores.deadLetters.list()).filter((d) => d.payload.includes(order.id))).toEqual([]);
+    expect((await stack.service.stores.orders.get(order.id))?.status).toBe('cancelled');
+  });
 });
 
 describe('an order paid elsewhere', () => {
