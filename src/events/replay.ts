@@ -16,7 +16,11 @@ export async function replayDeadLetter(deps: { deadLetters: DeadLetterStore; bus
   try {
     data = JSON.parse(d.payload);
   } catch {
-    throw new InvalidInputError(`${id} is not JSON: it would only be parked again`, 'id', 'not_replayable');
+    // Left undefined: refused below.
+  }
+  // Every event is a JSON object; anything else would only be parked again.
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new InvalidInputError(`${id} is not a JSON object: it would only be parked again`, 'id', 'not_replayable');
   }
   const key = typeof (data as { id?: unknown }).id === 'string' ? (data as { id: string }).id : id;
   await deps.bus.publish({ subject: d.subject as Subject, id, key, data });

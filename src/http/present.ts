@@ -92,6 +92,7 @@ export function presentRequeued(d: DeadDelivery, queued: OutboxEntry) {
 
 // Saved payment methods and card tokens that a parked payment:requested (or payment.createInitial) carries.
 const SECRET_FIELDS = new Set(['paymentMethod', 'token', 'source']);
+const SECRET_TEXT = new RegExp(`("(?:${[...SECRET_FIELDS].join('|')})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"?`, 'g');
 
 function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
@@ -110,7 +111,8 @@ export function presentDeadLetter(d: DeadLetter) {
   try {
     payload = JSON.stringify(redact(JSON.parse(d.payload)));
   } catch {
-    // Not JSON (the usual reason it was parked): shown as it came.
+    // Not JSON (the usual reason it was parked): shown as it came, but for the values of those fields.
+    payload = payload.replace(SECRET_TEXT, '$1"[redacted]"');
   }
   return {
     id: d.id,
