@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { Subjects } from './events/subjects';
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalText = z
@@ -24,6 +25,10 @@ const toMs = (v: string) => {
   const [, n, unit] = DURATION.exec(v) ?? [];
   return Number(n) * (UNIT_MS[unit ?? 'ms'] ?? Number.NaN);
 };
+const SUBJECTS = new Set<string>(Object.values(Subjects));
+/** The topic of a subject: as KAFKA_TOPICS maps it, else the subject with '.' for ':' (illegal in topic names). */
+export const topicFor = (cfg: { topics: Record<string, string> }, subject: string) =>
+  cfg.topics[subject] ?? subject.replace(/:/g, '.');
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const TOPIC_PAIR = /^[^=\s]+\s*=\s*[A-Za-z0-9._-]{1,249}$/;
 // Standard Webhooks secrets are whsec_ and the key's bytes in base64.
@@ -78,7 +83,13 @@ const schema = z.object({
     .string()
     .default('')
     .refine((v) => list(v).every((pair) => TOPIC_PAIR.test(pair)), 'comma-separated subject=topic pairs')
-    .transform((v) => Object.fromEntries(list(v).map((pair) => pair.split('=').map((p) => p.trim())))),
+    .transform((v) => Object.fromEntries(list(v).map((pair) => pair.split('=').map((p) => p.trim()))))
+    .refine((t) => Object.keys(t).every((s) => SUBJECTS.has(s)), `subjects are ${[...SUBJECTS].join(', ')}`)
+    // A consumer knows a message's subject by its topic.
+    .refine(
+      (t) => new Set([...SUBJECTS].map((s) => topicFor({ topics: t }, s))).size === SUBJECTS.size,
+      'a topic per subject',
+    ),
   KAFKA_RETRY_TOPIC: z.string().regex(TOPIC, 'letters, digits, ., _ and - only').optional(),
   KAFKA_MANAGE_TOPICS: z
     .enum(['true', 'false'])

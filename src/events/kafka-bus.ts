@@ -8,7 +8,7 @@ import {
   type KafkaMessage,
   type logCreator,
 } from 'kafkajs';
-import type { Config } from '../config';
+import { topicFor, type Config } from '../config';
 import type { Logger } from '../log';
 import { retry } from '../retry';
 import { BusUnavailableError, type Bus, type InboundMessage, type MessageHandler, type Verdict } from './bus';
@@ -16,10 +16,6 @@ import { Subjects, type Subject } from './subjects';
 
 type KafkaConfig = Config['kafka'];
 type ConsumerConfig = Pick<Config['nats'], 'clientId' | 'queueGroup' | 'ackWaitMs'>;
-
-/** The topic of a subject: as KAFKA_TOPICS maps it, else the subject with '.' for ':' (illegal in topic names). */
-export const topicFor = (cfg: Pick<KafkaConfig, 'topics'>, subject: string) =>
-  cfg.topics[subject] ?? subject.replace(/:/g, '.');
 
 // The wait before starting again a consumer that stopped on an error, or could not start.
 const RESTART_AFTER_MS = 2000;

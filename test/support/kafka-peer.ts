@@ -1,7 +1,8 @@
 import { DEFAULT_QUEUE_GROUP } from '../../src/config';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { ensureTopics, topicFor } from '../../src/events/kafka-bus';
+import { topicFor } from '../../src/config';
+import { ensureTopics } from '../../src/events/kafka-bus';
 import type { Subject } from '../../src/events/subjects';
 import type { BusServer } from './servers';
 

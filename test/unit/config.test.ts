@@ -143,6 +143,17 @@ describe('BUS', () => {
     expect(() =>
       loadConfig({ ...noNats, BUS: 'kafka', KAFKA_BROKERS: 'k:9092', KAFKA_TOPICS: 'order:created=order:created' }),
     ).toThrow(/KAFKA_TOPICS/);
+    // Each subject has a topic of its own: a consumer knows a message's subject by its topic.
+    for (const topics of [
+      'order:created=orders, order:cancelled=orders',
+      'order:created=order.cancelled',
+      // A subject the service does not know is a typo, whose subject would go to its default topic.
+      'order:create=orders.created',
+    ]) {
+      expect(() => loadConfig({ ...noNats, BUS: 'kafka', KAFKA_BROKERS: 'k:9092', KAFKA_TOPICS: topics })).toThrow(
+        /KAFKA_TOPICS/,
+      );
+    }
   });
 });
 
