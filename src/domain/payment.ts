@@ -408,9 +408,12 @@ export function refundedElsewhere(p: Payment, providerRefund: { id: string; amou
   if (p.status !== 'succeeded' && p.status !== 'partially_refunded' && p.status !== 'disputed') {
     throw new ConflictError(`A ${p.status} payment cannot be refunded`, 'payment_not_refundable');
   }
-  if (providerRefund.amount > refundable(p)) {
+  // Against what no refund has taken yet, ours still pending aside: the provider made this one, and
+  // one of ours that it no longer covers will be refused (settle.refund).
+  const left = p.amount - p.amountRefunded;
+  if (providerRefund.amount > left) {
     throw new ConflictError(
-      `The provider reports a refund of ${providerRefund.amount}, more than the ${refundable(p)} left on payment ${p.id}`,
+      `The provider reports a refund of ${providerRefund.amount}, more than the ${left} left on payment ${p.id}`,
       'refund_exceeds_remaining',
     );
   }

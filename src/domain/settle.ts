@@ -137,15 +137,19 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
       let answer: RefundOutcome;
       try {
         answer =
-          clock.now().getTime() - refund.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS
-            ? await refundMade(p.chargeId, refundId)
-            : await provider.refund({
-                chargeId: p.chargeId,
-                amount: refund.amount,
-                currency: p.currency,
-                idempotencyKey: `refund-${refundId}`,
-                metadata: { ...metadataOf(p), refundId, reason: refund.reason },
-              });
+          // A refund made at the provider since it was set aside left too little: the provider would
+          // refuse it (a stand-in might not), so it fails unasked.
+          refund.amount > p.amount - p.amountRefunded
+            ? { refundId: '', status: 'failed', failureReason: 'More than is left after refunds made at the provider' }
+            : clock.now().getTime() - refund.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS
+              ? await refundMade(p.chargeId, refundId)
+              : await provider.refund({
+                  chargeId: p.chargeId,
+                  amount: refund.amount,
+                  currency: p.currency,
+                  idempotencyKey: `refund-${refundId}`,
+                  metadata: { ...metadataOf(p), refundId, reason: refund.reason },
+                });
       } catch (err) {
         if (!(err instanceof InvalidInputError || err instanceof DeclinedError)) throw err;
         answer = { refundId: '', status: 'failed' as const, failureReason: err.message };

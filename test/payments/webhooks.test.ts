@@ -353,6 +353,34 @@ describe('POST /api/payments/webhooks/stripe', () => {
     expect(await load(id)).toMatchObject({ status: 'partially_refunded', amountRefunded: 1500 });
   });
 
+  test('a refund made in the dashboard while one of ours is pending is recorded; ours, no longer covered, fails unasked', async () => {
+    const { id, chargeId } = await paidPayment(19.99);
+    // Ours is set aside, and the provider is away when it is asked for: it stays pending.
+    stack.stripe.failNext(20, 500, 'api_error', '/v1/refunds');
+    const ours = await request(stack.service.app)
+      .post(`/api/payments/${id}/refunds`)
+      .set('Cookie', admin)
+      .send({ amount: 1500, reason: 'requested_by_customer' });
+    stack.stripe.failNext(0);
+    expect(ours.status).toBe(503);
+    const oursId = (await load(id))?.refunds[0]?.id as string;
+    // Stripe had 1999 left to refund: the dashboard's 1000 went through.
+    await localstripe.refunds.create({ charge: chargeId, amount: 1000 });
+
+    const res = await deliver(signed('charge.refunded', { id: chargeId, object: 'charge' }));
+    expect(res.body).toEqual({ received: true, outcome: 'recorded' });
+    expect(await load(id)).toMatchObject({ status: 'partially_refunded', amountRefunded: 1000 });
+
+    // Ours would take 1500 of the 999 left, which Stripe refuses (localstripe would not): it fails without asking.
+    const asked = stack.stripe.refundsMade().length;
+    await stack.service.stores.payments.postpone(id, new Date(0));
+    await stack.service.reconciler.runOnce();
+    const settled = await load(id);
+    expect(settled).toMatchObject({ status: 'partially_refunded', amountRefunded: 1000 });
+    expect(settled?.refunds.find((r) => r.id === oursId)).toMatchObject({ status: 'failed', amount: 1500 });
+    expect(stack.stripe.refundsMade().length).toBe(asked);
+  });
+
   test('a dispute marks the payment disputed, publishes payment:disputed, and stops refunds', async () => {
     const { id, chargeId } = await paidPayment(25);
     const disputeId = uniqueName('dp');
