@@ -244,9 +244,41 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
     return done;
   }
 
+  // A change's consequences in hand here: one that a load (or a later change) finds not done
+  // yet joins them instead of sending its events a second time.
+  const inHand = new Map<string, Promise<void>>();
+  function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
+    const key = changeKey(p.id, p.version);
+    const running = inHand.get(key);
+    if (running) return running;
+    const done = consequencesOf(p, events);
+    inHand.set(key, done);
+    void done.catch(() => undefined).finally(() => inHand.delete(key));
+    return done;
+  }
+
+  /**
+   * Waits for the consequences of the changes before `p` when no writer in this process has them
+   * in hand: a change's projection would hide one whose writer stopped before them (its events
+   * never sent). Its writer has the grace to finish; after it, load finishes for it.
+   */
+  async function earlierDone(p: Payment): Promise<void> {
+    // In hand here: once it is done, so are those before it.
+    const before = inHand.get(changeKey(p.id, p.version - 1));
+    const doneHere = before ? await before.then(() => true).catch(() => false) : false;
+    if (doneHere) return;
+    const stored = await findById<PaymentDoc>(payments, new Types.ObjectId(p.id));
+    if ((stored?.version ?? 0) >= p.version - 1) return;
+    const recorded = await findChange(p.id, p.version - 1);
+    const wait = recorded ? recorded.at.getTime() + WRITER_GRACE_MS - clock.now().getTime() : 0;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 1));
+    await read(p.id, p.version - 1);
+  }
+
   // The projection moves only once its events are delivered or stored: a projection
   // behind its changes is how the reconciler finds events a crash left undelivered.
-  async function complete(p: Payment, events: PaymentEvent[]): Promise<void> {
+  async function consequencesOf(p: Payment, events: PaymentEvent[]): Promise<void> {
+    if (p.version > 1) await earlierDone(p);
     await consequences.dispatch(p, events);
     await projectInOrder(p);
     if (p.version === 1) {
@@ -274,6 +306,32 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
   async function findChange(paymentId: string, version: number): Promise<Change | null> {
     const d = await findById<ChangeDoc>(changes, changeKey(paymentId, version));
     return d ? toChange(d) : null;
+  }
+
+  /** The payment as its changes left it (up to `upTo`), finishing for a writer that stopped. */
+  async function read(id: string, upTo = Number.MAX_SAFE_INTEGER): Promise<Payment | null> {
+    if (!Types.ObjectId.isValid(id)) return null;
+    const _id = new Types.ObjectId(id);
+    // The stored copy first: a pending copy left behind (its deletion failed) is older than it.
+    // Then the pending one, then the stored again: a payment may move in between.
+    let d = await findById<PaymentDoc>(payments, _id);
+    if (!d) {
+      const started = await findById<PaymentDoc>(pending, _id);
+      // A start that stopped between its two inserts left no record of it: made here, before anyone settles it.
+      if (started) await insertChange(startOf(_id, started.createdAt, started.dueAt));
+      d = started ?? (await findById<PaymentDoc>(payments, _id));
+    }
+    if (!d) return null;
+    let p = toPayment(d);
+    for (let v = p.version + 1; v <= upTo; v++) {
+      const next = await findChange(id, v);
+      if (!next) break;
+      p = apply(p, next);
+      // A writer that has not finished in this time has stopped: finish for it. Sooner, it is
+      // most likely finishing now, and doing it too could send its events a second time.
+      if (clock.now().getTime() - next.at.getTime() > WRITER_GRACE_MS) await complete(p, next.events);
+    }
+    return p;
   }
 
   const store: Payments & {
@@ -362,28 +420,7 @@ export function createPaymentStore(conn: Connection, deps: { consequences: Conse
       return true;
     },
 
-    async load(id) {
-      if (!Types.ObjectId.isValid(id)) return null;
-      const _id = new Types.ObjectId(id);
-      // The stored copy first: a pending copy left behind (its deletion failed) is older than it.
-      // Then the pending one, then the stored again: a payment may move in between.
-      let d = await findById<PaymentDoc>(payments, _id);
-      if (!d) {
-        const started = await findById<PaymentDoc>(pending, _id);
-        // A start that stopped between its two inserts left no record of it: made here, before anyone settles it.
-        if (started) await insertChange(startOf(_id, started.createdAt, started.dueAt));
-        d = started ?? (await findById<PaymentDoc>(payments, _id));
-      }
-      if (!d) return null;
-      let p = toPayment(d);
-      for (let next = await findChange(id, p.version + 1); next; next = await findChange(id, p.version + 1)) {
-        p = apply(p, next);
-        // A writer that has not finished in this time has stopped: finish for it. Sooner, it is
-        // most likely finishing now, and doing it too could send its events a second time.
-        if (clock.now().getTime() - next.at.getTime() > WRITER_GRACE_MS) await complete(p, next.events);
-      }
-      return p;
-    },
+    load: (id) => read(id),
 
     unsettled: (limit) => due.list(limit),
 

@@ -22,6 +22,8 @@ async function consumed(subject: string, outcome: string): Promise<number> {
 }
 
 async function refundsOf(paymentId: string) {
+  // What was recorded has its events sent or stored, then the outbox is empty.
+  await stack.service.stores.payments.idle();
   await eventually(async () => (await stack.service.outbox.backlog()) === 0);
   return (
     (await storedMessages(stack.nats, 'payment:refunded')) as { paymentId: string; amount: number; reason: string }[]

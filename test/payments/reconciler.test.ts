@@ -1,4 +1,5 @@
 import { Types } from 'mongoose';
+import request from 'supertest';
 import { connectDb, type Db } from '../../src/db/connect';
 import { createPaymentStore } from '../../src/db/payments';
 import { apply, markDisputed, paymentIdFor, refundIdFor, requestRefund } from '../../src/domain/payment';
@@ -15,6 +16,7 @@ import {
   leftPending,
   newId,
   newUser,
+  sessionCookie,
   startTestService,
   uniqueName,
   type BusClient,
@@ -165,6 +167,42 @@ describe('the reconciler', () => {
       await stopping.db.close();
     }
   });
+
+  test('a charge recorded by a replica that stopped right after, refunded by another within seconds: both events are published, in order', async () => {
+    const { order, payment } = await abandonedPayment();
+    const stopping = await stoppingReplica();
+    try {
+      const provider = createStripeProvider({ key: 'sk_test_payments', apiBase: stripe.url, timeoutMs: 2000 });
+      const charged = await createSettle({
+        payments: stopping.payments,
+        provider,
+        clock: { now: () => new Date() },
+      }).settle(await stopping.payments.load(payment.id).then((p) => p!));
+      expect(charged.status).toBe('succeeded');
+
+      // At once, before the stopped writer's grace is over: another replica refunds part of it.
+      const refunded = await request(b.app)
+        .post(`/api/payments/${payment.id}/refunds`)
+        .set('Cookie', sessionCookie(newUser('admin')))
+        .send({ amount: 500 });
+      expect(refunded.status).toBe(201);
+      const published = async (subject: string) =>
+        ((await storedMessages(nats, subject)) as { id?: string; paymentId?: string; orderId?: string }[]).filter(
+          (e) => e.paymentId === payment.id || e.id === payment.id,
+        );
+      await eventually(async () => (await published('payment:refunded')).length > 0, 20_000);
+      // The reconciler's next pass, too, as its interval runs it.
+      await b.stores.payments.postpone(payment.id, new Date(0));
+      await b.reconciler.runOnce();
+      await b.stores.payments.idle();
+      await eventually(async () => (await b.outbox.backlog()) === 0);
+
+      expect(await eventsOf(order.id)).toHaveLength(1);
+      expect(await published('payment:refunded')).toHaveLength(1);
+    } finally {
+      await stopping.db.close();
+    }
+  }, 40_000);
 
   test('a change that leaves nothing pending (a dispute), recorded by a replica that stopped right after, is published by another', async () => {
     const { payment } = await abandonedPayment();
