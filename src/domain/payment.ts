@@ -24,9 +24,10 @@ const NEXT: Record<PaymentStatus, readonly PaymentStatus[]> = {
   succeeded: ['succeeded', 'partially_refunded', 'refunded', 'disputed'],
   // Back towards succeeded only when the provider reports that a refund failed after it succeeded.
   partially_refunded: ['partially_refunded', 'refunded', 'disputed', 'succeeded'],
-  refunded: ['partially_refunded', 'succeeded'],
+  // A card holder's bank may open a dispute after the money went back: it is recorded all the same.
+  refunded: ['partially_refunded', 'succeeded', 'disputed'],
   failed: ['succeeded'],
-  voided: ['voided'],
+  voided: ['voided', 'disputed'],
   disputed: ['disputed'],
 };
 
@@ -208,7 +209,8 @@ const FROM: Record<ChangeKind, readonly PaymentStatus[]> = {
   refund_succeeded: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
   refund_failed: ['succeeded', 'partially_refunded', 'voided', 'disputed'],
   refund_reversed: ['partially_refunded', 'refunded', 'voided', 'disputed'],
-  disputed: ['succeeded', 'partially_refunded'],
+  // Refunded or voided: its charge is disputed all the same (markDisputed checks there is one).
+  disputed: ['succeeded', 'partially_refunded', 'refunded', 'voided'],
 };
 
 function change(
@@ -442,6 +444,7 @@ export function refundedElsewhere(p: Payment, providerRefund: { id: string; amou
 
 /** The customer disputed the charge: the payment stays disputed, whatever else is asked of it. */
 export function markDisputed(p: Payment, dispute: Omit<Dispute, 'at'>, at: Date): Change {
+  if (p.chargeId === null) throw new ConflictError(`Payment ${p.id} has no charge to dispute`, 'illegal_transition');
   return change(p, 'disputed', 'disputed', at, p.dueAt, { dispute: { ...dispute, at }, reason: dispute.reason }, [
     { kind: 'disputed' },
   ]);

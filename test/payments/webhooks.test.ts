@@ -418,6 +418,31 @@ describe('POST /api/payments/webhooks/stripe', () => {
     expect(refund.body.errors[0]).toMatchObject({ code: 'payment_not_refundable' });
   });
 
+  test('a dispute of a charge refunded in full is recorded and published all the same', async () => {
+    const { id, chargeId } = await paidPayment(14);
+    const refunded = await request(stack.service.app)
+      .post(`/api/payments/${id}/refunds`)
+      .set('Cookie', admin)
+      .send({ reason: 'requested_by_customer' });
+    expect(refunded.body.payment).toMatchObject({ status: 'refunded' });
+    // A card holder's bank may open a dispute after the refund: the merchant answers it with the refund.
+    const disputeId = uniqueName('dp');
+    stack.stripe.serve(`/v1/disputes/${disputeId}`, {
+      id: disputeId,
+      object: 'dispute',
+      charge: chargeId,
+      amount: 1400,
+      currency: 'usd',
+      reason: 'product_not_received',
+      status: 'needs_response',
+    });
+    const res = await deliver(signed('charge.dispute.created', { id: disputeId, object: 'dispute', charge: chargeId }));
+    expect(res.body).toEqual({ received: true, outcome: 'recorded' });
+    expect(await load(id)).toMatchObject({ status: 'disputed', amountRefunded: 1400, dispute: { id: disputeId } });
+    const [published] = await stack.peer.waitFor((r) => r.subject === 'payment:disputed' && about(id)(r));
+    expect(published?.data).toMatchObject({ id, disputeId, amount: 1400 });
+  });
+
   test("an event about the provider's objects that are not this service's is answered, and changes nothing", async () => {
     const foreign = await localstripe.paymentIntents.create({
       amount: 900,

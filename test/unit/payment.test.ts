@@ -5,6 +5,7 @@ import {
   canTransition,
   eventId,
   fail,
+  markDisputed,
   markVoided,
   PAYMENT_STATUSES,
   paymentIdFor,
@@ -68,6 +69,9 @@ describe('the payment state machine', () => {
     'succeeded>succeeded',
     'succeeded>disputed',
     'partially_refunded>disputed',
+    // A dispute opened after the money went back (a voided payment's late charge is refunded too).
+    'refunded>disputed',
+    'voided>disputed',
     'disputed>disputed',
     'succeeded>partially_refunded',
     'succeeded>refunded',
@@ -236,6 +240,15 @@ describe('voids', () => {
       status: 'voided',
       amountRefunded: 1999,
     });
+  });
+
+  test('a void whose late charge was refunded can be disputed; one without a charge cannot', () => {
+    const found = apply(pending(), markVoided(pending(), later, { chargeId: 'ch_1', refundId: 'r1', dueAt: due }));
+    const back = apply(found, refundSucceeded(found, 'r1', 're_1', later));
+    const dispute = { id: 'dp_1', amount: 1999, reason: 'fraudulent' };
+    expect(apply(back, markDisputed(back, dispute, later))).toMatchObject({ status: 'disputed', amountRefunded: 1999 });
+    const none = apply(pending(), markVoided(pending(), later, null));
+    expect(() => markDisputed(none, dispute, later)).toThrow(ConflictError);
   });
 
   test('a succeeded payment is refunded instead; a failed one cannot be voided', () => {
