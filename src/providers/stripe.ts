@@ -48,7 +48,7 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
       try {
         // Only what every Stripe-compatible server takes: localstripe refuses description and
         // statement_descriptor, so what describes the payment goes in the metadata.
-        const intent = await stripe.paymentIntents.create(
+        let intent = await stripe.paymentIntents.create(
           {
             amount: req.amount,
             currency: req.currency,
@@ -60,6 +60,9 @@ export function createStripeProvider(opts: StripeOptions): PaymentProvider {
           },
           { idempotencyKey: req.idempotencyKey },
         );
+        // A repeat under the same key answers what the first request got (for 24 hours); where that
+        // was processing (a bank debit, say), look at where it stands now.
+        if (intent.status === 'processing') intent = await stripe.paymentIntents.retrieve(intent.id);
         return outcomeOf(intent);
       } catch (err) {
         throw toDomainError(err);

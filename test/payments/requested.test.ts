@@ -216,6 +216,40 @@ describe('payment:requested', () => {
     expect(stack.stripe.intentsMade().filter((c) => c.body.includes(encodeURIComponent(id)))).toHaveLength(1);
   });
 
+  test('one the provider answered processing is looked at again by the reconciler, not answered processing by its key for a day', async () => {
+    const id = requestId();
+    // A bank debit, say: Stripe answers processing, and a repeat under the key answers that again.
+    let looked = '';
+    stack.stripe.rewriteNext('/v1/payment_intents', (intent) => {
+      const processing = { ...intent, status: 'processing', latest_charge: null };
+      // Still processing when looked at right after.
+      looked = `/v1/payment_intents/${String(intent.id)}`;
+      stack.stripe.serve(looked, processing);
+      return processing;
+    });
+    const before = await consumed('payment:requested', 'pending');
+    await stack.peer.publish('payment:requested', {
+      requestId: id,
+      userId: 'u-processing',
+      paymentMethod: 'pm_card_visa',
+      amount: 4100,
+      currency: 'usd',
+    });
+    const pending = await eventually(async () => {
+      const p = await paymentOf(id);
+      return p?.status === 'pending' && (await consumed('payment:requested', 'pending')) > before ? p : null;
+    });
+
+    // The debit goes through; the reconciler's ask under the key is answered processing again.
+    stack.stripe.serve(looked, undefined);
+    ahead += 60_000;
+    await stack.service.reconciler.runOnce();
+    expect(await paymentOf(id)).toMatchObject({ status: 'succeeded', amount: 4100 });
+    const [created] = await stack.peer.waitFor((r) => r.subject === 'payment:created' && about(id)(r));
+    expect(created?.data).toMatchObject({ id: pending.id });
+    expect(stack.stripe.intentsMade().filter((c) => c.body.includes(encodeURIComponent(id)))).toHaveLength(1);
+  });
+
   test('a payload that can never be paid is parked: amount and price together, or a request id reused for another amount', async () => {
     const id = requestId();
     await stack.peer.publish('payment:requested', {

@@ -29,6 +29,8 @@ export async function startStripeProxy(target: string) {
     type: 'api_error',
   };
   const arrivals: (() => void)[] = [];
+  // The next answer to a POST of this path, changed as a server in another state would have answered.
+  let rewrite: { path: string; change: (body: Record<string, unknown>) => unknown } | null = null;
   // Answers for objects the server behind does not have (localstripe keeps no disputes).
   const served = new Map<string, unknown>();
 
@@ -91,7 +93,11 @@ export async function startStripeProxy(target: string) {
         },
         ...(body && req.method !== 'GET' ? { body } : {}),
       });
-      const text = await upstream.text();
+      let text = await upstream.text();
+      if (rewrite && req.method === 'POST' && rec.path === rewrite.path && upstream.ok) {
+        text = JSON.stringify(rewrite.change(JSON.parse(text) as Record<string, unknown>));
+        rewrite = null;
+      }
       if (key) running.delete(key);
       if (key && upstream.status < 500) replies.set(key, { status: upstream.status, body: text });
       if (losing) return lose();
@@ -155,6 +161,13 @@ export async function startStripeProxy(target: string) {
      */
     failNext(count: number, status: number | 'drop' = 500, type = 'api_error', path?: string) {
       failures = { count, status, type, ...(path !== undefined && { path }) };
+    },
+    /**
+     * The next POST to `path` is answered as `change` makes the answer of the server behind (and
+     * replayed so under its idempotency key, as Stripe replays a first answer): a state it cannot reach.
+     */
+    rewriteNext(path: string, change: (body: Record<string, unknown>) => unknown) {
+      rewrite = { path, change };
     },
     /** GET `path` answers `object`, as Stripe would for an object the server behind cannot make. */
     serve(path: string, object: unknown) {
