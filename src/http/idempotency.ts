@@ -19,9 +19,21 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The route a request reached, spelled one way: Express matches paths whatever their case and
+ * with a trailing slash, and the ids in them (ObjectIds) whatever the case of their hex. A retry
+ * spelled otherwise is the same request. (A request spelled so was keyed so before.)
+ */
+function routeOf(req: Request): string {
+  const path = (req.route as { path: string }).path.replace(/:(\w+)/g, (_, name: string) =>
+    String(req.params[name]).toLowerCase(),
+  );
+  return `${req.baseUrl.toLowerCase()}${path}`;
+}
+
 function fingerprint(req: Request): string {
   return createHash('sha256')
-    .update(`${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(canonical(req.body ?? null))}`)
+    .update(`${req.method} ${routeOf(req)}\n${JSON.stringify(canonical(req.body ?? null))}`)
     .digest('hex');
 }
 
@@ -53,7 +65,7 @@ export function idempotent(
         },
       ]);
     }
-    const id = `${req.currentUser?.id ?? 'anonymous'}:${req.method}:${req.baseUrl}${req.path}:${key}`;
+    const id = `${req.currentUser?.id ?? 'anonymous'}:${req.method}:${routeOf(req)}:${key}`;
     const hash = fingerprint(req);
     const begun = await store.begin(id, hash, clock.now());
     if (begun.kind === 'mismatch') {

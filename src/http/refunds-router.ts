@@ -11,7 +11,7 @@ import { requireAdmin } from './auth';
 import { idempotent } from './idempotency';
 import { paymentIdParam, visiblePayment } from './payments-router';
 import { presentPayment, presentRefund } from './present';
-import { validate } from './validate';
+import { jsonOnly, validate } from './validate';
 
 /** Money going back: refunds and voids, for admins. */
 export function refundsRouter(deps: {
@@ -27,6 +27,7 @@ export function refundsRouter(deps: {
   router.post(
     '/api/payments/:id/refunds',
     requireAdmin,
+    jsonOnly,
     express.json({ limit: '16kb' }),
     validate([
       paymentIdParam,
@@ -39,6 +40,10 @@ export function refundsRouter(deps: {
         .withMessage('amount must be a number'),
       body('reason')
         .optional()
+        // isIn alone takes an array, checking each of its items.
+        .isString()
+        .withMessage(`reason must be one of ${REFUND_REASONS.join(', ')}`)
+        .bail()
         .isIn(REFUND_REASONS)
         .withMessage(`reason must be one of ${REFUND_REASONS.join(', ')}`),
     ]),

@@ -25,3 +25,16 @@ export function validate(chains: ValidationChain[]): RequestHandler {
     next();
   };
 }
+
+/**
+ * Refuses a body that is not JSON: express.json leaves it undefined, which a route whose fields
+ * are all optional would take for `{}`; and a cross-site form can post text/plain with the cookie.
+ */
+export const jsonOnly: RequestHandler = (req, _res, next) => {
+  if (!req.is('application/json')) {
+    throw new RequestError(415, [
+      { message: 'The body must be JSON (Content-Type: application/json)', code: 'unsupported_media_type' },
+    ]);
+  }
+  next();
+};

@@ -151,6 +151,56 @@ describe('POST /api/payments/:id/refunds', () => {
     expect((await stack.service.stores.payments.load(id))?.amountRefunded).toBe(700);
   });
 
+  test('a repeat with the Idempotency-Key to the same route spelled otherwise (capitals, a trailing slash) is the same request', async () => {
+    const { id } = await paidPayment();
+    const key = uniqueName('refund');
+    const send = (path: string) =>
+      request(stack.service.app)
+        .post(path)
+        .set('Cookie', admin)
+        .set('Idempotency-Key', key)
+        .send({ amount: 300, reason: 'requested_by_customer' });
+    const first = await send(`/api/payments/${id}/refunds`);
+    expect(first.status).toBe(201);
+    for (const path of [
+      `/api/payments/${id.toUpperCase()}/refunds`,
+      `/api/payments/${id}/refunds/`,
+      `/API/Payments/${id}/Refunds`,
+    ]) {
+      const again = await send(path);
+      expect({ path, status: again.status, id: again.body.id }).toEqual({ path, status: 201, id: first.body.id });
+      expect(again.headers['idempotent-replayed']).toBe('true');
+    }
+    expect((await stack.service.stores.payments.load(id))?.amountRefunded).toBe(300);
+  });
+
+  test('a body that is not JSON, or a reason that is not a string, is refused with 4xx and refunds nothing', async () => {
+    const { id } = await paidPayment();
+    const path = `/api/payments/${id}/refunds`;
+    const none = await request(stack.service.app).post(path).set('Cookie', admin);
+    expect(none.status).toBe(415);
+    expect(none.body.errors[0]).toMatchObject({ code: 'unsupported_media_type' });
+    const text = await request(stack.service.app).post(path).set('Cookie', admin).type('text/plain').send('{}');
+    expect(text.status).toBe(415);
+    for (const reason of [[], ['duplicate'], 7]) {
+      const res = await refund(id, { reason });
+      expect({ reason, status: res.status, field: res.body.errors?.[0]?.field }).toEqual({
+        reason,
+        status: 400,
+        field: 'reason',
+      });
+    }
+    for (const amount of [[500], '500']) {
+      const res = await refund(id, { amount });
+      expect({ amount, status: res.status, field: res.body.errors?.[0]?.field }).toEqual({
+        amount,
+        status: 400,
+        field: 'amount',
+      });
+    }
+    expect(await stack.service.stores.payments.load(id)).toMatchObject({ amountRefunded: 0, refunds: [] });
+  });
+
   test('retried with its Idempotency-Key after a 503, it is the same refund: nothing more is refunded', async () => {
     const { id } = await paidPayment(20);
     const key = uniqueName('refund');

@@ -35,6 +35,7 @@ export const refundPaths: OpenAPIV3.PathsObject = {
             '(`payment_not_refundable`), or a request with this Idempotency-Key still running',
           true,
         ),
+        '415': errorResponse('No JSON body (`unsupported_media_type`): send `{}` to refund what remains'),
         '422': errorResponse('This Idempotency-Key was used with a different request (`idempotency_key_reused`)'),
         '500': errorResponse('Unexpected failure (`internal`)'),
         '503': errorResponse(
