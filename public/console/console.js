@@ -151,8 +151,11 @@ async function showPayment(id) {
 }
 
 // The refund asked for and not yet answered: asked again (after a timeout or a 503, whose refund
-// may have been made), it carries the same Idempotency-Key, so the service makes it once.
+// may have been made), it carries the same Idempotency-Key, so the service makes it once. An
+// answer (a 201, or a refusal such as 402, which the service would replay for that key) ends it.
 let refundAsked = null;
+const stillInDoubt = (err) =>
+  err.status === undefined || err.status >= 500 || err.body?.errors?.[0]?.code === 'idempotency_key_in_use';
 // getRandomValues, unlike randomUUID, works on a page served over plain HTTP too.
 const newKey = () =>
   Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -171,6 +174,7 @@ async function refund(event) {
     event.target.reset();
     await Promise.all([showPayment(selected), loadPayments()]);
   } catch (err) {
+    if (!stillInDoubt(err)) refundAsked = null;
     showError(err);
   }
 }

@@ -101,6 +101,24 @@ describeInBrowser('the admin console', () => {
     await page.close();
   });
 
+  test('a refund the provider refused can be asked for again from the same form, and is made', async () => {
+    const paymentId = await paidPayment(42);
+    const { page, errors } = await signedInAs('admin');
+    await page.goto(`${ctx.site.url}/api/payments/admin/`);
+    await page.locator(`#payments-table tr[data-id="${paymentId}"]`).click();
+    await page.waitForSelector(`#detail-id:has-text("${paymentId}")`);
+    await page.fill('#refund-form input[name=amount]', '1200');
+    ctx.stack.stripe.failNext(1, 400, 'invalid_request_error', '/v1/refunds');
+    await page.click('#refund-button');
+    await page.waitForSelector('#notice.error:has-text("402")');
+    // Its amount is free again: asked again, it is a new refund, not the refusal replayed.
+    await page.click('#refund-button');
+    await page.waitForSelector('#notice:has-text("Refunded $12.00: the payment is now partially_refunded")');
+    expect(await ctx.stack.service.stores.payments.load(paymentId)).toMatchObject({ amountRefunded: 1200 });
+    expect(errors.filter((e) => !e.includes('402'))).toEqual([]);
+    await page.close();
+  });
+
   test('filters by status and replays a parked message', async () => {
     const paymentId = await paidPayment(7);
     const refundedId = await paidPayment(3);
