@@ -1,7 +1,8 @@
 import { z } from 'zod/v4';
 import { Subjects } from './events/subjects';
 
-const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+// Node runs a timer of more than 2^31-1 ms at once: no duration, nor any count here, needs more.
+const int = (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
 const optionalText = z
   .string()
   .trim()
@@ -145,6 +146,10 @@ function busIssues(env: Env): string[] {
   if (bus !== 'kafka' && !set('NATS_URL')) issues.push(`NATS_URL: is required with BUS=${bus}`);
   if (bus === 'kafka' && !set('KAFKA_BROKERS')) issues.push('KAFKA_BROKERS: is required with BUS=kafka');
   if (bus === 'stan' && !set('NATS_CLUSTER_ID')) issues.push('NATS_CLUSTER_ID: is required with BUS=stan');
+  // NATS Streaming takes the ack wait in whole seconds (its client fails every subscribe otherwise).
+  if (bus === 'stan' && set('NATS_ACK_WAIT_MS') && Number(env.NATS_ACK_WAIT_MS) % 1000 !== 0) {
+    issues.push('NATS_ACK_WAIT_MS: must be whole seconds (a multiple of 1000) with BUS=stan');
+  }
   // The server stops redelivering at its max_deliver without telling anyone: the listeners must park first.
   const maxDeliveries = Number(env.EVENT_MAX_DELIVERIES ?? 20);
   if (bus === 'jetstream' && set('JETSTREAM_MAX_DELIVER') && Number(env.JETSTREAM_MAX_DELIVER) <= maxDeliveries) {

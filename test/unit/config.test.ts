@@ -59,6 +59,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...rest, PAYMENT_PROVIDER: 'simulator' }).provider.kind).toBe('simulator');
   });
 
+  test('refuses an ack wait NATS Streaming cannot take (whole seconds), and a duration no timer can wait', () => {
+    expect(() => loadConfig({ ...valid, NATS_ACK_WAIT_MS: '1500' })).toThrow(/NATS_ACK_WAIT_MS/);
+    expect(loadConfig({ ...valid, NATS_ACK_WAIT_MS: '2000' }).nats.ackWaitMs).toBe(2000);
+    // Node runs a timer of more than 2^31-1 ms at once, and then again, without end.
+    expect(() => loadConfig({ ...valid, OUTBOX_INTERVAL_MS: '3000000000' })).toThrow(/OUTBOX_INTERVAL_MS/);
+  });
+
   test('refuses a reconcile threshold that could race a charge still in flight', () => {
     expect(() => loadConfig({ ...valid, PROVIDER_TIMEOUT_MS: '20000', PAYMENTS_RECONCILE_AFTER_MS: '30000' })).toThrow(
       /PAYMENTS_RECONCILE_AFTER_MS/,
