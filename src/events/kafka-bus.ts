@@ -36,6 +36,14 @@ const RETRY_REST_MS = 1000;
 
 const header = (headers: IHeaders | undefined, name: string) => headers?.[name]?.toString();
 
+/** Whether Kafka refused for a topic it does not have (deleted while the service runs), here or in a cause. */
+function isMissingTopic(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  }
+  return false;
+}
+
 /** Every ticketing subject's topic and our retry topic exist, made here when allowed. */
 export async function ensureTopics(admin: Admin, cfg: Omit<KafkaConfig, 'brokers'>): Promise<void> {
   const wanted = [...new Set([...Object.values(Subjects).map((s) => topicFor(cfg, s)), cfg.retryTopic])];
@@ -130,13 +138,40 @@ export async function connectKafkaBus(
     // kafkajs restarts its consumer only after errors it counts as retriable. After any other (seen: the
     // group coordinator not found while a restarted broker loads) nothing would be read again.
     if (!payload.restart) startLater();
+    if (isMissingTopic(payload.error) && kcfg.manageTopics) {
+      remakeTopics().catch((err: unknown) => log.warn({ err }, 'could not make the Kafka topics again'));
+    }
   });
   let consuming: Promise<void> | null = null;
   let closing = false;
 
+  // Topics deleted while the service runs are made again (when it manages them), once at a time.
+  let remaking: Promise<void> | null = null;
+  function remakeTopics(): Promise<void> {
+    remaking ??= (async () => {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        await ensureTopics(admin, kcfg);
+      } finally {
+        await admin.disconnect();
+        remaking = null;
+      }
+    })();
+    return remaking;
+  }
+
   async function send(topic: string, key: string | Buffer | null, value: string | Buffer | null, headers: IHeaders) {
+    const once = () => producer.send({ topic, acks: -1, messages: [{ key, value, headers }] });
     try {
-      await producer.send({ topic, acks: -1, messages: [{ key, value, headers }] });
+      try {
+        await once();
+      } catch (err) {
+        if (!(isMissingTopic(err) && kcfg.manageTopics)) throw err;
+        log.warn({ topic }, 'Kafka topic missing; making it again');
+        await remakeTopics();
+        await once();
+      }
       alive();
     } catch (err) {
       lastContact = 0;

@@ -1,3 +1,4 @@
+import { Kafka, logLevel } from 'kafkajs';
 import { DEFAULT_QUEUE_GROUP } from '../../src/config';
 import type { Bus, InboundMessage, Verdict } from '../../src/events/bus';
 import { connectKafkaBus } from '../../src/events/kafka-bus';
@@ -162,6 +163,23 @@ describeKafka('the Kafka bus', () => {
     await publishOnceBack('payment:created', 2);
     await eventually(async () => seen.some((m) => m.n === 2), 30_000);
   }, 90_000);
+
+  test('a topic deleted while it runs is made again: publishes to it and its consumer go on', async () => {
+    const seen = record('order:cancelled', () => ({ kind: 'ack' }));
+    const admin = new Kafka({
+      clientId: uniqueName('admin'),
+      brokers: [server.url],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: ['order.cancelled'], timeout: 10_000 });
+    } finally {
+      await admin.disconnect();
+    }
+    await publishOnceBack('order:cancelled', 4);
+    await eventually(async () => seen.some((m) => m.n === 4), 45_000);
+  }, 120_000);
 
   test('reads again after the broker is stopped and started under its consumer', async () => {
     const seen = record('order:created', () => ({ kind: 'ack' }));
