@@ -69,6 +69,21 @@ async function paidPayment(price = 19.99) {
 
 const load = (id: string) => stack.service.stores.payments.load(id);
 
+/** A dispute of the charge, as Stripe would answer it (localstripe keeps none): its id, for the event. */
+function disputeOf(charge: string, amount: number, reason: string): string {
+  const id = uniqueName('dp');
+  stack.stripe.serve(`/v1/disputes/${id}`, {
+    id,
+    object: 'dispute',
+    charge,
+    amount,
+    currency: 'usd',
+    reason,
+    status: 'needs_response',
+  });
+  return id;
+}
+
 /** A saved card that needs its holder (3-D Secure): declined off-session. */
 const cardAskingItsHolder = () =>
   localstripe.paymentMethods.create({
@@ -271,16 +286,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
     });
 
     const disputed = await charged(25);
-    const disputeId = uniqueName('dp');
-    stack.stripe.serve(`/v1/disputes/${disputeId}`, {
-      id: disputeId,
-      object: 'dispute',
-      charge: disputed.chargeId,
-      amount: 2500,
-      currency: 'usd',
-      reason: 'fraudulent',
-      status: 'needs_response',
-    });
+    const disputeId = disputeOf(disputed.chargeId, 2500, 'fraudulent');
     const dispute = signed('charge.dispute.created', { id: disputeId, object: 'dispute', charge: disputed.chargeId });
     expect((await deliver(dispute)).body).toEqual({ received: true, outcome: 'recorded' });
     expect(await load(disputed.id)).toMatchObject({ status: 'disputed', chargeId: disputed.chargeId });
@@ -383,16 +389,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
 
   test('a dispute marks the payment disputed, publishes payment:disputed, and stops refunds', async () => {
     const { id, chargeId } = await paidPayment(25);
-    const disputeId = uniqueName('dp');
-    stack.stripe.serve(`/v1/disputes/${disputeId}`, {
-      id: disputeId,
-      object: 'dispute',
-      charge: chargeId,
-      amount: 2500,
-      currency: 'usd',
-      reason: 'fraudulent',
-      status: 'needs_response',
-    });
+    const disputeId = disputeOf(chargeId, 2500, 'fraudulent');
 
     const res = await deliver(signed('charge.dispute.created', { id: disputeId, object: 'dispute', charge: chargeId }));
     expect(res.body).toEqual({ received: true, outcome: 'recorded' });
@@ -426,16 +423,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
       .send({ reason: 'requested_by_customer' });
     expect(refunded.body.payment).toMatchObject({ status: 'refunded' });
     // A card holder's bank may open a dispute after the refund: the merchant answers it with the refund.
-    const disputeId = uniqueName('dp');
-    stack.stripe.serve(`/v1/disputes/${disputeId}`, {
-      id: disputeId,
-      object: 'dispute',
-      charge: chargeId,
-      amount: 1400,
-      currency: 'usd',
-      reason: 'product_not_received',
-      status: 'needs_response',
-    });
+    const disputeId = disputeOf(chargeId, 1400, 'product_not_received');
     const res = await deliver(signed('charge.dispute.created', { id: disputeId, object: 'dispute', charge: chargeId }));
     expect(res.body).toEqual({ received: true, outcome: 'recorded' });
     expect(await load(id)).toMatchObject({ status: 'disputed', amountRefunded: 1400, dispute: { id: disputeId } });
@@ -453,15 +441,8 @@ describe('POST /api/payments/webhooks/stripe', () => {
     const res = await deliver(signed('payment_intent.succeeded', { id: foreign.id, object: 'payment_intent' }));
     expect(res.body).toEqual({ received: true, outcome: 'not_ours' });
     // A dispute of another system's charge on the same Stripe account.
-    const disputeId = uniqueName('dp');
     const charge = foreign.latest_charge as string;
-    stack.stripe.serve(`/v1/disputes/${disputeId}`, {
-      id: disputeId,
-      object: 'dispute',
-      charge,
-      amount: 900,
-      reason: 'general',
-    });
+    const disputeId = disputeOf(charge, 900, 'general');
     const dispute = await deliver(signed('charge.dispute.created', { id: disputeId, object: 'dispute', charge }));
     expect(dispute.body).toEqual({ received: true, outcome: 'not_ours' });
   });
