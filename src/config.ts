@@ -1,8 +1,9 @@
 import { z } from 'zod/v4';
 import { Subjects } from './events/subjects';
 
-// Node runs a timer of more than 2^31-1 ms at once: no duration, nor any count here, needs more.
-const int = (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
+const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+// A duration a timer waits: Node runs one of more than 2^31-1 ms at once (and an interval without pause).
+const timerMs = (fallback: number) => z.coerce.number().int().positive().max(2_147_483_647).default(fallback);
 const optionalText = z
   .string()
   .trim()
@@ -57,7 +58,7 @@ const schema = z.object({
   NATS_CLUSTER_ID: optionalText,
   NATS_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only'),
   QUEUE_GROUP_NAME: z.string().min(1).default(DEFAULT_QUEUE_GROUP),
-  NATS_ACK_WAIT_MS: int(5000),
+  NATS_ACK_WAIT_MS: timerMs(5000),
   // Stream and consumer names may not contain dots.
   JETSTREAM_STREAM: z
     .string()
@@ -101,20 +102,20 @@ const schema = z.object({
   STRIPE_KEY: optionalText,
   STRIPE_API_BASE: optionalText.pipe(z.string().url().optional()),
   STRIPE_WEBHOOK_SECRET: optionalText,
-  PROVIDER_TIMEOUT_MS: int(10000),
+  PROVIDER_TIMEOUT_MS: timerMs(10000),
   PAYMENTS_CURRENCY: z
     .string()
     .regex(/^[A-Za-z]{3}$/, 'an ISO 4217 code')
     .default('usd')
     .transform((v) => v.toLowerCase()),
-  PAYMENTS_RECONCILE_INTERVAL_MS: int(10000),
+  PAYMENTS_RECONCILE_INTERVAL_MS: timerMs(10000),
   PAYMENTS_RECONCILE_AFTER_MS: int(30000),
-  OUTBOX_INTERVAL_MS: int(1000),
+  OUTBOX_INTERVAL_MS: timerMs(1000),
   EVENT_MAX_DELIVERIES: int(20),
   EVENT_MAX_AGE_MS: int(60 * 60 * 1000),
   IDEMPOTENCY_KEY_TTL_MS: int(24 * 60 * 60 * 1000),
-  BOOT_TIMEOUT_MS: int(30000),
-  SHUTDOWN_TIMEOUT_MS: int(10000),
+  BOOT_TIMEOUT_MS: timerMs(30000),
+  SHUTDOWN_TIMEOUT_MS: timerMs(10000),
   ORDER_CALLBACK_URL: z
     .string()
     .default('')
@@ -129,7 +130,7 @@ const schema = z.object({
       'comma-separated durations such as 0,10s,1m,2h (a bare number is milliseconds)',
     )
     .transform((v) => list(v).map(toMs)),
-  CALLBACK_TIMEOUT_MS: int(10000),
+  CALLBACK_TIMEOUT_MS: timerMs(10000),
 });
 
 /** Every setting the service reads; .env.example and the README list the same. */

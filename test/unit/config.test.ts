@@ -64,6 +64,8 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, NATS_ACK_WAIT_MS: '2000' }).nats.ackWaitMs).toBe(2000);
     // Node runs a timer of more than 2^31-1 ms at once, and then again, without end.
     expect(() => loadConfig({ ...valid, OUTBOX_INTERVAL_MS: '3000000000' })).toThrow(/OUTBOX_INTERVAL_MS/);
+    // An age is no timer: a message may be kept retrying for a month.
+    expect(loadConfig({ ...valid, EVENT_MAX_AGE_MS: '2592000000' }).events.maxAgeMs).toBe(2_592_000_000);
   });
 
   test('refuses a reconcile threshold that could race a charge still in flight', () => {
