@@ -241,8 +241,12 @@ function change(
 const pendingRefunds = (refunds: Refund[]) => refunds.filter((r) => r.status === 'pending');
 
 /** What can still be refunded: the amount, less what came back and what is on its way back. */
+/** What no refund has taken back yet: the provider's own ceiling for a refund. */
+export const unrefunded = (p: Payment): number => p.amount - p.amountRefunded;
+
+/** What a new refund may take: what is unrefunded, less the refunds still pending. */
 export function refundable(p: Payment): number {
-  return p.amount - p.amountRefunded - pendingRefunds(p.refunds).reduce((sum, r) => sum + r.amount, 0);
+  return unrefunded(p) - pendingRefunds(p.refunds).reduce((sum, r) => sum + r.amount, 0);
 }
 
 /**
@@ -412,7 +416,7 @@ export function refundedElsewhere(p: Payment, providerRefund: { id: string; amou
   }
   // Against what no refund has taken yet, ours still pending aside: the provider made this one, and
   // one of ours that it no longer covers will be refused (settle.refund).
-  const left = p.amount - p.amountRefunded;
+  const left = unrefunded(p);
   if (providerRefund.amount > left) {
     throw new ConflictError(
       `The provider reports a refund of ${providerRefund.amount}, more than the ${left} left on payment ${p.id}`,

@@ -1,11 +1,26 @@
 import { DeclinedError, InvalidInputError, NotFoundError, UpstreamUnavailableError } from './errors';
-import { apply, fail, refundFailed, refundSucceeded, succeed, type Change, type Payment } from './payment';
+import {
+  apply,
+  fail,
+  refundFailed,
+  refundSucceeded,
+  succeed,
+  unrefunded,
+  type Change,
+  type Payment,
+  type Refund,
+} from './payment';
 import type { Clock, Payments, PaymentProvider, RefundOutcome } from './ports';
 
 // Stripe keeps idempotency keys at least 24 hours; past this, asking for a charge or a refund again is no longer safe.
 export const IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
 
 const REFUND_REFUSED = 'The provider refused the refund';
+const TOO_LITTLE_LEFT: RefundOutcome = {
+  refundId: '',
+  status: 'failed',
+  failureReason: 'More than is left after refunds made at the provider',
+};
 
 /** What the asker of a refund the provider refused is answered. */
 export const refundRefused = (reason: string | null) =>
@@ -114,6 +129,19 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
     return { refundId: made.id, status: made.status, ...(made.failureReason && { failureReason: made.failureReason }) };
   }
 
+  /** Asks for a pending refund under its key; older than the provider keeps keys, looks it up instead. */
+  function askRefund(p: Payment, chargeId: string, refund: Refund): Promise<RefundOutcome> {
+    if (clock.now().getTime() - refund.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS)
+      return refundMade(chargeId, refund.id);
+    return provider.refund({
+      chargeId,
+      amount: refund.amount,
+      currency: p.currency,
+      idempotencyKey: `refund-${refund.id}`,
+      metadata: { ...metadataOf(p), refundId: refund.id, reason: refund.reason },
+    });
+  }
+
   return {
     commitOn,
     ask,
@@ -136,20 +164,9 @@ export function createSettle(deps: { payments: Payments; provider: PaymentProvid
       const stillPending = (q: Payment) => q.refunds.some((r) => r.id === refundId && r.status === 'pending');
       let answer: RefundOutcome;
       try {
-        answer =
-          // A refund made at the provider since it was set aside left too little: the provider would
-          // refuse it (a stand-in might not), so it fails unasked.
-          refund.amount > p.amount - p.amountRefunded
-            ? { refundId: '', status: 'failed', failureReason: 'More than is left after refunds made at the provider' }
-            : clock.now().getTime() - refund.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS
-              ? await refundMade(p.chargeId, refundId)
-              : await provider.refund({
-                  chargeId: p.chargeId,
-                  amount: refund.amount,
-                  currency: p.currency,
-                  idempotencyKey: `refund-${refundId}`,
-                  metadata: { ...metadataOf(p), refundId, reason: refund.reason },
-                });
+        // A refund made at the provider since it was set aside left too little: the provider would
+        // refuse it (a stand-in might not), so it fails unasked.
+        answer = refund.amount > unrefunded(p) ? TOO_LITTLE_LEFT : await askRefund(p, p.chargeId, refund);
       } catch (err) {
         if (!(err instanceof InvalidInputError || err instanceof DeclinedError)) throw err;
         answer = { refundId: '', status: 'failed' as const, failureReason: err.message };
