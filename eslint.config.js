@@ -35,6 +35,8 @@ module.exports = tseslint.config(
           'setInterval',
           'clearInterval',
           'crypto',
+          // Written by the service (src/http/console-router.ts), loaded before the console's script.
+          'minorUnitDigits',
         ].map((name) => [name, 'readonly']),
       ),
     },

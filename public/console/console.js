@@ -47,10 +47,13 @@ function showError(err) {
   );
 }
 
-const digits = (currency) =>
-  new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits;
-const money = (minor, currency) =>
-  new Intl.NumberFormat('en', { style: 'currency', currency }).format(minor / 10 ** digits(currency));
+// Amounts are integers in the currency's minor unit, as the service and Stripe count it (money.js, which
+// the service writes from its own rule): a browser's Intl counts some currencies otherwise (ISK).
+function money(minor, currency) {
+  const digits = minorUnitDigits(currency);
+  const format = { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits };
+  return new Intl.NumberFormat('en', format).format(minor / 10 ** digits);
+}
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 const statusTag = (status) => el('span', { class: `status ${status}` }, status);
 

@@ -6,15 +6,18 @@ export interface Money {
   currency: string;
 }
 
-// Stripe's lists of currencies whose minor unit is not the cent.
-const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '));
-const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
+/**
+ * Stripe's currencies whose minor unit is not the hundredth, with their decimals; every other
+ * currency has 2. Stripe's, not ISO 4217's (nor a browser's Intl): it counts ISK and IQD in
+ * hundredths, for one. The admin console reads this same table (http/console-router.ts).
+ */
+export const OTHER_MINOR_UNITS: Readonly<Record<string, number>> = Object.fromEntries([
+  ...'bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' ').map((c) => [c, 0]),
+  ...'bhd jod kwd omr tnd'.split(' ').map((c) => [c, 3]),
+]);
 
 export function minorUnitDigits(currency: string): number {
-  const c = currency.toLowerCase();
-  if (ZERO_DECIMAL.has(c)) return 0;
-  if (THREE_DECIMAL.has(c)) return 3;
-  return 2;
+  return OTHER_MINOR_UNITS[currency.toLowerCase()] ?? 2;
 }
 
 /**

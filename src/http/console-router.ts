@@ -1,11 +1,23 @@
 import { join } from 'node:path';
 import express, { Router } from 'express';
+import { OTHER_MINOR_UNITS } from '../domain/money';
 import { requireAdmin } from './auth';
 
 const CONSOLE = '/api/payments/admin';
 // public/console sits two folders above this file in src/http and in dist/http alike.
 const FILES = join(__dirname, '..', '..', 'public', 'console');
-const PAGES = new Set(['/', '/index.html', '/console.js', '/console.css']);
+const PAGES = new Set(['/', '/index.html', '/console.js', '/console.css', '/money.js']);
+
+// The service's own rule for the decimals of a currency, for the page to show amounts with:
+// a browser's Intl has other ones (none for ISK, which Stripe counts in hundredths).
+const MONEY_JS = [
+  "'use strict';",
+  "// Written by the service from its rule (src/domain/money.ts): decimals of a currency's minor unit.",
+  `const OTHER_MINOR_UNITS = ${JSON.stringify(OTHER_MINOR_UNITS)};`,
+  '// eslint-disable-next-line no-unused-vars',
+  'const minorUnitDigits = (currency) => OTHER_MINOR_UNITS[currency.toLowerCase()] ?? 2;',
+  '',
+].join('\n');
 
 // Only the page's own files and the API: no inline script or style, no other origin, no framing.
 const CSP = [
@@ -44,6 +56,10 @@ export function consoleRouter(): Router {
     });
     next();
   };
-  router.use(CONSOLE, pages, express.static(FILES, { index: 'index.html', redirect: false }));
+  const money: express.RequestHandler = (req, res, next) => {
+    if (req.path !== '/money.js') return next();
+    res.type('text/javascript').send(MONEY_JS);
+  };
+  router.use(CONSOLE, pages, money, express.static(FILES, { index: 'index.html', redirect: false }));
   return router;
 }

@@ -6,9 +6,9 @@ import { createOrder, eventually, newId, newUser, sessionCookie } from '../suppo
 const ctx = useCheckout('browser_console');
 
 /** A payment made through the API, as a user would have made it. */
-async function paidPayment(price: number): Promise<string> {
+async function paidPayment(price: number, currency?: string): Promise<string> {
   const user = newUser();
-  const order = await createOrder(ctx.stack.peer, ctx.stack.service, { userId: user.id, price });
+  const order = await createOrder(ctx.stack.peer, ctx.stack.service, { userId: user.id, price, currency });
   const res = await fetch(`${ctx.stack.service.url}/api/payments`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', cookie: sessionCookie(user) },
@@ -116,6 +116,31 @@ describeInBrowser('the admin console', () => {
     await page.waitForSelector('#notice:has-text("Refunded $12.00: the payment is now partially_refunded")');
     expect(await ctx.stack.service.stores.payments.load(paymentId)).toMatchObject({ amountRefunded: 1200 });
     expect(errors.filter((e) => !e.includes('402'))).toEqual([]);
+    await page.close();
+  });
+
+  test('shows amounts in the minor units the service and Stripe count them in, where the browser counts otherwise', async () => {
+    // Stripe counts ISK in hundredths although the króna has no minor unit in use (the browser's
+    // Intl gives it none): 1,500 kr is 150000. Read as whole krónur, it would show 100 times too much.
+    const isk = await paidPayment(1500, 'isk');
+    const kwd = await paidPayment(1.5, 'kwd');
+    const jpy = await paidPayment(1200, 'jpy');
+    const { page, errors } = await signedInAs('admin');
+    await page.goto(`${ctx.site.url}/api/payments/admin/`);
+    const amountOf = async (id: string) => {
+      const row = page.locator(`#payments-table tr[data-id="${id}"]`);
+      await row.waitFor();
+      // Intl puts a no-break space between a currency's code and its amount.
+      return (await row.locator('td.amount').first().textContent())?.replace(/\s/g, ' ');
+    };
+    expect(await amountOf(isk)).toBe('ISK 1,500.00');
+    expect(await amountOf(kwd)).toBe('KWD 1.500');
+    expect(await amountOf(jpy)).toBe('¥1,200');
+    await page.locator(`#payments-table tr[data-id="${isk}"]`).click();
+    await page.waitForSelector(`#detail-id:has-text("${isk}")`);
+    const fields = await page.locator('#detail-fields dd').allTextContents();
+    expect(fields.map((f) => f.replace(/\s/g, ' '))).toContain('ISK 1,500.00');
+    expect(errors).toEqual([]);
     await page.close();
   });
 
