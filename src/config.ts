@@ -236,12 +236,19 @@ function toBus(env: z.infer<typeof busSchema>) {
 
 export type BusSettings = ReturnType<typeof toBus>;
 
+// The consumer takes every message of the retry topic for a retry: a subject's messages there would be too.
+function retryTopicIssues({ bus, kafka }: BusSettings): string[] {
+  const subject = [...SUBJECTS].find((s) => topicFor(kafka, s) === kafka.retryTopic);
+  return bus === 'kafka' && subject ? [`KAFKA_RETRY_TOPIC: ${kafka.retryTopic} is the topic of ${subject}`] : [];
+}
+
 /** The bus settings alone, with what is wrong with them (for a tool, which has no other service setting). */
 export function readBusSettings(env: Env): { settings?: BusSettings; issues: string[] } {
   const parsed = busSchema.safeParse(env);
   const issues = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
     ...busIssues(env),
+    ...(parsed.success ? retryTopicIssues(toBus(parsed.data)) : []),
   ];
   return parsed.success && issues.length === 0 ? { settings: toBus(parsed.data), issues } : { issues };
 }
@@ -289,6 +296,7 @@ export function loadConfig(env: Env): Config {
   const issues = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
     ...crossKeyIssues(env),
+    ...(parsed.success ? retryTopicIssues(toBus(parsed.data)) : []),
   ];
   if (issues.length > 0 || !parsed.success) {
     throw new ConfigError(`Invalid configuration:\n${issues.map((l) => `  ${l}`).join('\n')}`);

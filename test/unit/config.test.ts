@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config';
+import { CONFIG_KEYS, ConfigError, loadConfig, readBusSettings } from '../../src/config';
 
 const valid = {
   JWT_KEY: 'k',
@@ -163,6 +163,21 @@ describe('BUS', () => {
         /KAFKA_TOPICS/,
       );
     }
+  });
+
+  test("Kafka: a retry topic that is a subject's topic is refused, whether named or mapped", () => {
+    // Every message read from the retry topic is taken for a retry: a subject's own messages would be too.
+    const kafka = { ...noNats, BUS: 'kafka', KAFKA_BROKERS: 'k:9092' };
+    expect(() => loadConfig({ ...kafka, KAFKA_RETRY_TOPIC: 'payment.created' })).toThrow(
+      /KAFKA_RETRY_TOPIC: payment.created is the topic of payment:created/,
+    );
+    expect(() => loadConfig({ ...kafka, KAFKA_TOPICS: 'order:created=ticketing-payments.retry' })).toThrow(
+      /KAFKA_RETRY_TOPIC: ticketing-payments.retry is the topic of order:created/,
+    );
+    expect(readBusSettings({ ...kafka, KAFKA_RETRY_TOPIC: 'order.cancelled' }).issues).toEqual([
+      'KAFKA_RETRY_TOPIC: order.cancelled is the topic of order:cancelled',
+    ]);
+    expect(loadConfig({ ...kafka, KAFKA_RETRY_TOPIC: 'payments.retry' }).kafka.retryTopic).toBe('payments.retry');
   });
 });
 
