@@ -23,4 +23,7 @@ export type CollectionName = (typeof COLLECTIONS)[number];
  * pending (db/due.ts) from the payments at its next start once a restore dropped it.
  */
 export const DUE_COLLECTION = 'payments_due';
-export const DERIVED = [DUE_COLLECTION] as const;
+/** Which replica's pass sends a stored message (db/outbox.ts): good for seconds, never in a backup. */
+export const CLAIMS_COLLECTION = 'outbox_claims';
+/** Not in a backup, and dropped by a restore. */
+export const DERIVED = [DUE_COLLECTION, CLAIMS_COLLECTION] as const;

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type mongo } from 'mongoose';
+import { CLAIMS_COLLECTION } from './collections';
 import { deleteFromSmallById, insertOnce, laneOf, updateById } from './writes';
 
 /** A message to deliver to one destination (the bus, or one receiver of callbacks). */
@@ -46,6 +47,9 @@ schema.index({ destination: 1, nextAttemptAt: 1 });
 
 export const entryId = (m: Pick<OutboxMessage, 'destination' | 'id'>) => `${m.destination}:${m.id}`;
 
+/** An entry as passes read it while it is due: every pass that read it then names it the same. */
+const offerOf = (e: OutboxEntry) => `${entryId(e)}@${e.nextAttemptAt.getTime()}`;
+
 function toEntry({ _id, messageId, ...rest }: EntryDoc): OutboxEntry {
   return { ...rest, id: messageId };
 }
@@ -62,6 +66,8 @@ export function createOutboxStore(conn: Connection) {
   const insert = insertOnce(col, lane);
   const update = updateById(col, lane);
   const deleteEntry = deleteFromSmallById(col, lane);
+  const claims = conn.getClient().db(conn.name).collection(CLAIMS_COLLECTION);
+  const insertClaim = insertOnce(claims, lane);
   return {
     init: async () => void (await Model.init()),
     /** Adds entries and resolves with those it added: one already there (queued twice) stays as it is. */
@@ -79,6 +85,19 @@ export function createOutboxStore(conn: Connection) {
         .limit(limit)
         .toArray();
       return (docs as unknown as EntryDoc[]).map(toEntry);
+    },
+    /**
+     * Of the passes (of any replica) that read the same due entries, one takes each: a claim is a
+     * unique insert, the one decision FerretDB v1 makes atomically (a conditional update is a read,
+     * then a write). Resolves with the entries this call took.
+     */
+    async claim(entries: OutboxEntry[], at: Date): Promise<OutboxEntry[]> {
+      const won = await Promise.all(entries.map((e) => insertClaim({ _id: offerOf(e), at })));
+      return entries.filter((_, i) => won[i]);
+    },
+    /** Forgets the claims made before `before`: the entries they took were leased, then sent or put off. */
+    async forgetClaims(before: Date): Promise<void> {
+      await lane.run(() => claims.deleteMany({ at: { $lt: before } }));
     },
     async remove(entries: OutboxMessage[]): Promise<void> {
       await Promise.all(entries.map((e) => deleteEntry(entryId(e))));

@@ -43,6 +43,9 @@ export const backoff = (attempts: number) => (attempts === 0 ? 0 : Math.min(1000
 const BATCH = 200;
 // Delivered entries are removed together, at most this late: a crash before then only sends them again.
 const REMOVE_AFTER_MS = 200;
+// A claim outlives any pass that read the same entries before they were leased (milliseconds
+// before its own claim). Forgotten, it frees an entry whose claimer stopped before leasing it.
+const KEEP_CLAIMS_MS = 60_000;
 
 type Failure = Pick<OutboxEntry, 'attempts' | 'lastError' | 'lastStatus'>;
 
@@ -160,6 +163,15 @@ export function createOutbox(deps: {
     return true;
   }
 
+  // Claims are forgotten at most once a while, and only once this process has made some.
+  let claimsSince: number | null = null;
+  async function forgetOldClaims(): Promise<void> {
+    const now = clock.now().getTime();
+    if (claimsSince === null || now - claimsSince < KEEP_CLAIMS_MS / 2) return;
+    claimsSince = null;
+    await store.forgetClaims(new Date(now - KEEP_CLAIMS_MS));
+  }
+
   /** Sends one destination's stored entries that are due, a batch at a time. */
   function lane(name: string, d: Destination) {
     let running: Promise<void> | null = null;
@@ -169,12 +181,18 @@ export function createOutbox(deps: {
         again = false;
         // While the destination is away there is nothing to try: what is stored waits.
         if (!d.ready()) return;
-        const batch = await store.due(name, clock.now(), BATCH);
-        // Leased first, so that other replicas' passes leave these to this one.
+        const due = await store.due(name, clock.now(), BATCH);
+        if (due.length === 0) break;
+        // Other replicas' passes may have read the same entries: each goes to one pass, which
+        // leases it, so that later passes leave it alone until its attempt is over.
+        claimsSince ??= clock.now().getTime();
+        const batch = await store.claim(due, clock.now());
         await Promise.all(batch.map((e) => store.postpone(e, { nextAttemptAt: at(d.leaseMs) })));
-        const delivered = (await Promise.all(batch.map((e) => attempt(e, d)))).filter(Boolean);
-        if (delivered.length === BATCH) again = true;
+        await Promise.all(batch.map((e) => attempt(e, d)));
+        // Entries claimed elsewhere and not leased yet would come back at once: the next pass looks again.
+        if (due.length === BATCH && batch.length > 0) again = true;
       } while (again && Date.now() < deadline);
+      await forgetOldClaims();
     }
     return {
       kick(): Promise<void> {

@@ -185,6 +185,27 @@ describe('the outbox', () => {
   );
 });
 
+/** An outbox on `conn` whose bus is always there and notes each message it sends in `sent`; no timer pass. */
+function outboxSending(conn: mongoose.Connection, sent: string[], now = () => new Date()) {
+  return createOutbox({
+    store: createOutboxStore(conn),
+    dead: createDeadDeliveryStore(conn),
+    destinations: {
+      bus: {
+        url: 'nats://here',
+        ready: () => true,
+        send: async (m) => void sent.push(m.id),
+        delayMs: backoff,
+        leaseMs: 30_000,
+        storeFirst: false,
+      },
+    },
+    clock: { now },
+    log: createLogger({ level: 'silent' }),
+    intervalMs: 3_600_000,
+  });
+}
+
 describe('the backlog', () => {
   test('counts a delivered message out at once, while its removal is still waiting to be written', async () => {
     // Seen in CI: the removal of delivered messages had begun and was not yet written, and the
@@ -193,23 +214,7 @@ describe('the backlog', () => {
     limitWrites(conn, 1);
     const store = createOutboxStore(conn);
     const sent: string[] = [];
-    const outbox = createOutbox({
-      store,
-      dead: createDeadDeliveryStore(conn),
-      destinations: {
-        bus: {
-          url: 'nats://nowhere',
-          ready: () => true,
-          send: async (m) => void sent.push(m.id),
-          delayMs: backoff,
-          leaseMs: 30_000,
-          storeFirst: false,
-        },
-      },
-      clock: { now: () => new Date() },
-      log: createLogger({ level: 'silent' }),
-      intervalMs: 3_600_000,
-    });
+    const outbox = outboxSending(conn, sent);
     let release = () => {};
     try {
       const now = new Date();
@@ -235,6 +240,66 @@ describe('the backlog', () => {
       expect(await outbox.backlog()).toBe(0);
     } finally {
       release();
+      await outbox.stop();
+      await conn.close();
+    }
+  });
+});
+
+describe('replicas', () => {
+  test('two replicas passing over the same stored messages at once send each of them once', async () => {
+    // After an outage every replica's pass finds the same messages due; each must go once, not once a replica.
+    const db = uniqueName('replicas');
+    const conns = await Promise.all(
+      [0, 1].map(() => mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${db}`).asPromise()),
+    );
+    const sent: string[] = [];
+    const replicas = conns.map((conn) => outboxSending(conn, sent));
+    try {
+      const now = new Date();
+      const stored = { destination: 'bus', subject: 'payment:created', payload: {}, attempts: 0, createdAt: now };
+      const ids = Array.from({ length: 40 }, (_, i) => `e${i}`);
+      await createOutboxStore(conns[0]!).add(ids.map((id, i) => ({ ...stored, id, key: `o${i}`, nextAttemptAt: now })));
+
+      await Promise.all(replicas.map((r) => r.flush()));
+      expect(sent.sort()).toEqual([...ids].sort());
+      expect(await replicas[0]!.backlog()).toBe(0);
+    } finally {
+      await Promise.all(replicas.map((r) => r.stop()));
+      await Promise.all(conns.map((c) => c.close()));
+    }
+  });
+
+  test('a message claimed by a replica that stopped before leasing it goes out once its claim is forgotten', async () => {
+    const conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${uniqueName('claims')}`).asPromise();
+    const store = createOutboxStore(conn);
+    let now = new Date();
+    const sent: string[] = [];
+    const outbox = outboxSending(conn, sent, () => now);
+    try {
+      const entry = {
+        id: 'e1',
+        destination: 'bus',
+        subject: 'payment:created',
+        key: 'o1',
+        payload: {},
+        attempts: 0,
+        createdAt: now,
+        nextAttemptAt: now,
+      };
+      await store.add([entry]);
+      // What the other replica did before it stopped: it claimed the message, and leased nothing.
+      expect(await store.claim([entry], now)).toHaveLength(1);
+
+      await outbox.flush();
+      expect(sent).toEqual([]);
+      const later = (ms: number) => (now = new Date(now.getTime() + ms));
+      later(61_000);
+      await outbox.flush();
+      later(1_000);
+      await outbox.flush();
+      expect(sent).toEqual(['e1']);
+    } finally {
       await outbox.stop();
       await conn.close();
     }
