@@ -171,8 +171,11 @@ export async function connectJetStreamBus(
       });
     const consumer = await js.consumers.get(jsCfg.stream, name);
     // By default the client waits for a deleted consumer or stream to come back, reading nothing
-    // meanwhile; ended instead, it is made again by keepConsuming.
-    const messages = await consumer.consume({ max_messages: 100, abort_on_missing_resource: true });
+    // meanwhile; ended instead, it is made again by keepConsuming. The client learns of a deletion
+    // from the server's answer to a waiting pull, or, when no pull was waiting (seen in CI under
+    // load), only once two heartbeats are missed: a pull lasts `expires` and a heartbeat comes every
+    // half of it, so with 5 s rather than the default 30 s, such a deletion is seen within seconds.
+    const messages = await consumer.consume({ max_messages: 100, expires: 5000, abort_on_missing_resource: true });
     consuming.add(messages);
     try {
       for await (const m of messages) {
