@@ -7,6 +7,7 @@ import { createLogger } from '../../src/log';
 import { eventually, testEnv, uniqueName } from '../support/harness';
 import { storedMessages, unacked } from '../support/nats-monitor';
 import { startJetStream, testBus, type JetStreamServer } from '../support/servers';
+import { startTcpProxy } from '../support/tcp-proxy';
 
 // The adapter itself, on a real nats-server: run with the JetStream suite (TEST_BUS=jetstream).
 const describeJetStream = testBus() === 'jetstream' ? describe : describe.skip;
@@ -14,10 +15,10 @@ const describeJetStream = testBus() === 'jetstream' ? describe : describe.skip;
 let server: JetStreamServer;
 const buses: Bus[] = [];
 
-async function open(settings: { ackWaitMs?: number; maxDeliver?: number } = {}): Promise<Bus> {
+async function open(settings: { ackWaitMs?: number; maxDeliver?: number; url?: string } = {}): Promise<Bus> {
   const bus = await connectJetStreamBus(
     {
-      url: server.url,
+      url: settings.url ?? server.url,
       clusterId: '',
       clientId: uniqueName('js'),
       queueGroup: DEFAULT_QUEUE_GROUP,
@@ -174,6 +175,34 @@ describeJetStream('the JetStream bus', () => {
       15_000,
     );
     await eventually(async () => seen.some((m) => m.data === '{"n":3}'), 20_000);
+  }, 60_000);
+
+  test('a consumer deleted without its waiting pull being told is made again within seconds', async () => {
+    // The server answers a waiting pull of a deleted consumer with a 409; that answer can miss the client (no
+    // pull waiting at that instant, or lost), which then learns of it only from heartbeats that stop coming.
+    // A subject no other test here reads: a second bus on the same consumer would take the message.
+    const proxy = await startTcpProxy(server.port);
+    const nc = await connect({ servers: server.url });
+    const bus = await open({ url: proxy.url });
+    try {
+      const seen = record(bus, 'payment:created', () => ({ kind: 'ack' }));
+      const publish = (n: number) =>
+        bus.publish({ subject: 'payment:created', id: uniqueName('evt'), key: 'd', data: { n } });
+      await publish(1);
+      await eventually(async () => seen.some((m) => m.data === '{"n":1}'), 20_000);
+
+      proxy.loseFromServer(/HMSG [^\r\n]*\r\nNATS\/1\.0 409 Consumer Deleted\r\n\r\n\r\n/g);
+      await (await jetstreamManager(nc)).consumers.delete('ticketing', `${DEFAULT_QUEUE_GROUP}_payment:created`);
+      const deleted = Date.now();
+      await publish(2);
+      await eventually(async () => seen.some((m) => m.data === '{"n":2}'), 20_000);
+      expect(proxy.faults()).toBeGreaterThan(0);
+      expect(Date.now() - deleted).toBeLessThan(15_000);
+    } finally {
+      await bus.close();
+      await nc.close();
+      await proxy.close();
+    }
   }, 60_000);
 
   // Last: it deletes the stream every test shares.

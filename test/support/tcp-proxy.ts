@@ -12,6 +12,8 @@ export async function startTcpProxy(targetPort: number) {
   let fault: { marker: string; count: number; action: 'cut' | 'drop' } = { marker: '', count: 0, action: 'cut' };
   let faults = 0;
   let silent = 0;
+  // What the server sends that never reaches the client: a frame lost on the way back.
+  let lostOnTheWayBack: RegExp | null = null;
 
   const server = createServer((client) => {
     if (silent > 0) {
@@ -43,7 +45,13 @@ export async function startTcpProxy(targetPort: number) {
       }
       upstream.write(d);
     });
-    upstream.on('data', (d: Buffer) => client.write(d));
+    upstream.on('data', (d: Buffer) => {
+      if (!lostOnTheWayBack) return void client.write(d);
+      const sent = d.toString('latin1');
+      const kept = sent.replace(lostOnTheWayBack, '');
+      if (kept.length < sent.length) faults++;
+      client.write(Buffer.from(kept, 'latin1'));
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -58,6 +66,10 @@ export async function startTcpProxy(targetPort: number) {
     /** What the next `count` connections send with `marker` in it never reaches the server. */
     dropWhenSent(marker: string, count = 1) {
       fault = { marker, count, action: 'drop' };
+    },
+    /** From now on, what the server sends that matches `frame` (a global pattern) never reaches the client. */
+    loseFromServer(frame: RegExp) {
+      lostOnTheWayBack = frame;
     },
     /** The next `count` connections are taken and never answered, nor passed on. */
     silentFor(count = 1) {
