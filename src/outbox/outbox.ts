@@ -188,9 +188,10 @@ export function createOutbox(deps: {
         claimsSince ??= clock.now().getTime();
         const batch = await store.claim(due, clock.now());
         await Promise.all(batch.map((e) => store.postpone(e, { nextAttemptAt: at(d.leaseMs) })));
-        await Promise.all(batch.map((e) => attempt(e, d)));
-        // Entries claimed elsewhere and not leased yet would come back at once: the next pass looks again.
-        if (due.length === BATCH && batch.length > 0) again = true;
+        const delivered = (await Promise.all(batch.map((e) => attempt(e, d)))).filter(Boolean);
+        // More may be due; not after a failure (the destination is failing), nor when every entry was
+        // claimed elsewhere (not leased yet, they would come back at once): the next pass looks again.
+        if (due.length === BATCH && batch.length > 0 && delivered.length === batch.length) again = true;
       } while (again && Date.now() < deadline);
       await forgetOldClaims();
     }
