@@ -14,7 +14,6 @@ const MONEY_JS = [
   "'use strict';",
   "// Written by the service from its rule (src/domain/money.ts): decimals of a currency's minor unit.",
   `const OTHER_MINOR_UNITS = ${JSON.stringify(OTHER_MINOR_UNITS)};`,
-  '// eslint-disable-next-line no-unused-vars',
   'const minorUnitDigits = (currency) => OTHER_MINOR_UNITS[currency.toLowerCase()] ?? 2;',
   '',
 ].join('\n');
