@@ -193,11 +193,10 @@ describeJetStream('the JetStream bus', () => {
 
       proxy.loseFromServer(/HMSG [^\r\n]*\r\nNATS\/1\.0 409 Consumer Deleted\r\n\r\n\r\n/g);
       await (await jetstreamManager(nc)).consumers.delete('ticketing', `${DEFAULT_QUEUE_GROUP}_payment:created`);
-      const deleted = Date.now();
       await publish(2);
+      // Within 20 s; with the client's default pulls of 30 s, not before its heartbeats were missed, after 30.
       await eventually(async () => seen.some((m) => m.data === '{"n":2}'), 20_000);
       expect(proxy.faults()).toBeGreaterThan(0);
-      expect(Date.now() - deleted).toBeLessThan(15_000);
     } finally {
       await bus.close();
       await nc.close();
