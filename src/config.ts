@@ -245,12 +245,13 @@ function retryTopicIssues({ bus, kafka }: BusSettings): string[] {
 /** The bus settings alone, with what is wrong with them (for a tool, which has no other service setting). */
 export function readBusSettings(env: Env): { settings?: BusSettings; issues: string[] } {
   const parsed = busSchema.safeParse(env);
+  const settings = parsed.success ? toBus(parsed.data) : undefined;
   const issues = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
     ...busIssues(env),
-    ...(parsed.success ? retryTopicIssues(toBus(parsed.data)) : []),
+    ...(settings ? retryTopicIssues(settings) : []),
   ];
-  return parsed.success && issues.length === 0 ? { settings: toBus(parsed.data), issues } : { issues };
+  return settings && issues.length === 0 ? { settings, issues } : { issues };
 }
 
 function toConfig(env: z.infer<typeof schema>) {

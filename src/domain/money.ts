@@ -6,9 +6,11 @@ export interface Money {
   currency: string;
 }
 
+/** The decimals of a currency's minor unit, but for the currencies below. */
+export const USUAL_MINOR_UNIT_DIGITS = 2;
+
 /**
- * Stripe's currencies whose minor unit is not the hundredth, with their decimals; every other
- * currency has 2. Stripe's, not ISO 4217's (nor a browser's Intl): it counts ISK and IQD in
+ * Stripe's currencies whose minor unit is not the hundredth, with their decimals. Stripe's, not ISO 4217's (nor a browser's Intl): it counts ISK and IQD in
  * hundredths, for one. The admin console reads this same table (http/console-router.ts).
  */
 export const OTHER_MINOR_UNITS: Readonly<Record<string, number>> = Object.fromEntries([
@@ -17,7 +19,7 @@ export const OTHER_MINOR_UNITS: Readonly<Record<string, number>> = Object.fromEn
 ]);
 
 export function minorUnitDigits(currency: string): number {
-  return OTHER_MINOR_UNITS[currency.toLowerCase()] ?? 2;
+  return OTHER_MINOR_UNITS[currency.toLowerCase()] ?? USUAL_MINOR_UNIT_DIGITS;
 }
 
 /**

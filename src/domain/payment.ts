@@ -240,7 +240,6 @@ function change(
 
 const pendingRefunds = (refunds: Refund[]) => refunds.filter((r) => r.status === 'pending');
 
-/** What can still be refunded: the amount, less what came back and what is on its way back. */
 /** What no refund has taken back yet: the provider's own ceiling for a refund. */
 export const unrefunded = (p: Payment): number => p.amount - p.amountRefunded;
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import express, { Router } from 'express';
-import { OTHER_MINOR_UNITS } from '../domain/money';
+import { OTHER_MINOR_UNITS, USUAL_MINOR_UNIT_DIGITS } from '../domain/money';
 import { requireAdmin } from './auth';
 
 const CONSOLE = '/api/payments/admin';
@@ -14,7 +14,7 @@ const MONEY_JS = [
   "'use strict';",
   "// Written by the service from its rule (src/domain/money.ts): decimals of a currency's minor unit.",
   `const OTHER_MINOR_UNITS = ${JSON.stringify(OTHER_MINOR_UNITS)};`,
-  'const minorUnitDigits = (currency) => OTHER_MINOR_UNITS[currency.toLowerCase()] ?? 2;',
+  `const minorUnitDigits = (currency) => OTHER_MINOR_UNITS[currency.toLowerCase()] ?? ${USUAL_MINOR_UNIT_DIGITS};`,
   '',
 ].join('\n');
 
