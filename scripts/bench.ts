@@ -473,6 +473,7 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
     await until(async () => (await metric(service.url, 'outbox_backlog_events')) === 0, 'an empty outbox', 20);
     outboxDrainSeconds = (performance.now() - answered) / 1000;
     const pick = (side: 'floor' | 'service', k: keyof Measured) => median(rounds.map((x) => x[side][k]));
+    const ratios = rounds.map((x) => x.service.perSecond / x.floor.perSecond);
     levels.push({
       concurrency: connections,
       floor: { perSecond: pick('floor', 'perSecond'), p50: pick('floor', 'p50'), p99: pick('floor', 'p99') },
@@ -484,7 +485,8 @@ async function runOnce(flags: Flags, store: FerretStore, stored: number): Promis
         failed: 0,
         statusCodes: {},
       },
-      ratio: median(rounds.map((x) => x.service.perSecond / x.floor.perSecond)),
+      ratio: median(ratios),
+      ratioRange: [Math.min(...ratios), Math.max(...ratios)],
       ...averageCosts(costs),
       ...(lanes.length > 0 && {
         lane: {

@@ -14,6 +14,8 @@ export interface Level {
   service: Measured & { ok: number; failed: number; statusCodes: Record<string, number> };
   /** The median over the rounds of the service's payments/s over the floor's in the same round. */
   ratio: number;
+  /** The lowest and highest of those ratios: how far one round can say otherwise. */
+  ratioRange: [number, number];
   /** Milliseconds of CPU per payment by process, during the floor's turns and the service's (Linux only). */
   cpu?: { floor: Record<string, number>; service: Record<string, number> };
   /** FerretDB commands per payment, by command, during the same turns. */
@@ -212,7 +214,7 @@ export function formatReport(r: Report): string {
     '### POST /api/payments against the floor',
     '',
     'At each level the floor and the service take turns (rounds); each figure is the median over the rounds, the ' +
-      'ratio the median of the ratios within a round.',
+      'ratio the median of the ratios within a round (in brackets, the lowest and the highest of them).',
     '',
     row([
       'store',
@@ -235,7 +237,7 @@ export function formatReport(r: Report): string {
           l.concurrency,
           fixed(l.floor.perSecond),
           fixed(l.service.perSecond),
-          fixed(l.ratio, 2),
+          `${fixed(l.ratio, 2)} (${fixed(l.ratioRange[0], 2)} to ${fixed(l.ratioRange[1], 2)})`,
           `${fixed(l.floor.p50)} / ${fixed(l.floor.p99)}`,
           `${l.service.p50} / ${l.service.p99}`,
           fixed(l.service.p99 / l.floor.p99, 2),

@@ -5,6 +5,7 @@ const level = (floorPerSecond: number, servicePerSecond: number): Level => ({
   floor: { perSecond: floorPerSecond, p50: 10, p99: 20 },
   service: { perSecond: servicePerSecond, p50: 20, p99: 30, ok: 1000, failed: 0, statusCodes: { 201: 1000 } },
   ratio: servicePerSecond / floorPerSecond,
+  ratioRange: [servicePerSecond / floorPerSecond - 0.04, servicePerSecond / floorPerSecond + 0.03],
 });
 
 const run = (stored: number, l: Level): Run => ({
@@ -16,10 +17,23 @@ const run = (stored: number, l: Level): Run => ({
   projectedSeconds: 0.5,
 });
 
+const machine = { cpu: 'a CPU', cores: 2, memoryGiB: 8, node: 'v20', loadAverage: [0, 0, 0] };
+
 describe("the bench's report", () => {
+  test('gives each ratio with the lowest and the highest of its rounds', () => {
+    const text = formatReport({
+      machine,
+      ferretdb: 'v1.24.2',
+      bus: 'stan',
+      requests: 1000,
+      runs: [run(0, level(300, 165))],
+    });
+    expect(text).toContain('| sqlite | 0 | 8 | 300.0 | 165.0 | 0.55 (0.51 to 0.58) |');
+  });
+
   test('says, beside the service with payments stored against the empty database, what the floor did', () => {
     const report: Report = {
-      machine: { cpu: 'a CPU', cores: 2, memoryGiB: 8, node: 'v20', loadAverage: [0, 0, 0] },
+      machine,
       ferretdb: 'v1.24.2',
       bus: 'stan',
       requests: 1000,
