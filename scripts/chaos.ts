@@ -44,8 +44,12 @@ function readFlags() {
   };
 }
 
+const counted = (answers: Record<string, number>) => {
+  const list = Object.entries(answers).map(([s, n]) => `${n} x ${s}`);
+  return list.length > 0 ? list.join(', ') : 0;
+};
+
 function format(r: ChaosReport): string {
-  const not201 = Object.entries(r.not201).map(([s, n]) => `${n} x ${s}`);
   return [
     `${r.payments} payments in ${r.seconds.toFixed(0)} s, ${r.natsRestarts} NATS Streaming restarts, ` +
       `${r.serviceKills} service SIGKILLs, ${r.dbRestarts} FerretDB SIGKILLs, ${r.clientRetries} client retries.`,
@@ -56,8 +60,14 @@ function format(r: ChaosReport): string {
     `| charges whose payment did not end succeeded | ${r.chargedNotSucceeded} |`,
     `| lost payment:created (a succeeded payment with no message on the server) | ${r.lostEvents} |`,
     `| duplicate payment:created (copies beyond the first, same eventId) | ${r.duplicateMessages} |`,
-    `| payments still pending after the settle time | ${r.stuckPending} |`,
-    `| final client answers other than 201 | ${not201.length ? not201.join(', ') : 0} |`,
+    `| payments or refunds still pending (or changes unfinished) after the settle time | ${r.stuckPending} |`,
+    `| messages still in the outbox after the settle time | ${r.undelivered} |`,
+    `| final client answers other than 201 | ${counted(r.not201)} |`,
+    `| payments refunded beyond their charge (at the provider or in the service) | ${r.overRefunded} |`,
+    `| refunds the provider made that the service does not hold as succeeded | ${r.refundsMadeNotRecorded} |`,
+    `| refunds the service holds as succeeded that the provider did not make | ${r.refundsRecordedNotMade} |`,
+    `| lost payment:refunded (a succeeded refund with no message on the server) | ${r.lostRefundEvents} |`,
+    `| final refund answers other than 201, 201, then 409 refund_exceeds_remaining | ${counted(r.unexpectedRefundAnswers)} |`,
   ].join('\n');
 }
 
@@ -74,8 +84,18 @@ async function main(): Promise<void> {
       log: (line) => console.error(`chaos: ${line}`),
     });
     console.log(format(report));
-    const failed = report.doubleCharges + report.chargedNotSucceeded + report.lostEvents + report.stuckPending;
-    if (failed > 0 || Object.keys(report.not201).length > 0) process.exitCode = 1;
+    const failed =
+      report.doubleCharges +
+      report.chargedNotSucceeded +
+      report.lostEvents +
+      report.stuckPending +
+      report.undelivered +
+      report.overRefunded +
+      report.refundsMadeNotRecorded +
+      report.refundsRecordedNotMade +
+      report.lostRefundEvents;
+    const unexpected = Object.keys(report.not201).length + Object.keys(report.unexpectedRefundAnswers).length;
+    if (failed > 0 || unexpected > 0) process.exitCode = 1;
   } finally {
     await Promise.all([ferret.stop(), stripeMock.stop()]);
   }

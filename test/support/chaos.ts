@@ -7,6 +7,7 @@ import { freePort, startNatsStreaming } from './servers';
 import { startStripeProxy } from './stripe-proxy';
 
 export interface ChaosOptions {
+  /** Orders paid; each paid order is then refunded twice in part, and asked a third refund it cannot have. */
   payments: number;
   clients: number;
   /** New payments started per second, all clients together: a run long enough for the faults to land. */
@@ -36,20 +37,39 @@ export interface ChaosReport {
   lostEvents: number;
   /** Copies of payment:created beyond the first, by eventId (allowed: delivery is at least once). */
   duplicateMessages: number;
-  /** Payments still pending after the settle time. */
+  /** Payments and refunds still pending after the settle time, and changes still on the reconciler's list. */
   stuckPending: number;
+  /** Messages still in the outbox after the settle time. */
+  undelivered: number;
   /** Final answers to the clients other than 201, by status. */
   not201: Record<string, number>;
+  /** Refunds the provider made (one per idempotency key) beyond the amount of their payment, in payments. */
+  overRefunded: number;
+  /** Refunds the provider made that the service does not hold as succeeded. */
+  refundsMadeNotRecorded: number;
+  /** Refunds the service holds as succeeded that the provider did not make. */
+  refundsRecordedNotMade: number;
+  /** Succeeded refunds with no payment:refunded stored on the server. */
+  lostRefundEvents: number;
+  /** Final answers to refunds other than expected (201, 201, then 409 refund_exceeds_remaining), by `refund n: status code`. */
+  unexpectedRefundAnswers: Record<string, number>;
   clientRetries: number;
 }
 
+// Each paid order is refunded 40% twice; a third 40% is more than is left.
+const REFUND_SHARE = 0.4;
+const EXPECTED_REFUND_ANSWERS = ['201', '201', '409 refund_exceeds_remaining'];
+
 /**
  * Pays `payments` orders from `clients` clients that retry with their
- * Idempotency-Keys, while NATS Streaming is restarted and the service is killed
- * and restarted, then counts what matters to money: double charges, charges
- * without a succeeded payment, lost and duplicated events, stuck payments.
- * Everything is read at its source: the provider's charges at a counting proxy,
- * the messages on the NATS Streaming server, the payments in the database.
+ * Idempotency-Keys, and refunds each paid order 40% twice and asks a third 40%,
+ * while NATS Streaming is restarted and the service is killed and restarted;
+ * then counts what matters to money: double charges, charges without a
+ * succeeded payment, refunds beyond what was charged, refunds made and not
+ * recorded (or recorded and not made), lost and duplicated events, stuck
+ * payments and refunds. Everything is read at its source: the provider's
+ * charges and refunds at a counting proxy, the messages on the NATS Streaming
+ * server, the payments in the database.
  */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? (() => undefined);
@@ -58,9 +78,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const db = uniqueName('chaos');
   const conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${db}`).asPromise();
   const port = await freePort();
+  const user: TestUser = { id: newId(), email: 'chaos@test.io' };
   const env = () =>
     testEnv(nats, db, {
       PORT: String(port),
+      // The payer refunds its own payments: the faults land on refunds as on charges.
+      ADMIN_USER_IDS: user.id,
       STRIPE_API_BASE: stripe.url,
       PROVIDER_TIMEOUT_MS: '2000',
       PAYMENTS_RECONCILE_AFTER_MS: '5000',
@@ -77,7 +100,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   let dbRestarts = 0;
   try {
     await service.ready();
-    const user: TestUser = { id: newId(), email: 'chaos@test.io' };
     const token = signToken(user);
     const peer = await busClient(nats);
     const orderIds = Array.from({ length: opts.payments }, () => newId());
@@ -136,32 +158,46 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const wait = started + (n * 1000) / opts.ratePerSecond - Date.now();
       if (wait > 0) await sleep(wait);
     };
-    const pay = async (orderId: string) => {
-      const key = `chaos-${orderId}`;
+    type Answer = { status: number; body: { id?: string; amount?: number; errors?: { code?: string }[] } };
+    // Asked again with its Idempotency-Key until it answers other than "try again".
+    const post = async (path: string, key: string, body: unknown): Promise<Answer> => {
       for (let attempt = 0; ; attempt++) {
         if (attempt > 0) clientRetries++;
-        const res = await fetch(`http://127.0.0.1:${port}/api/payments`, {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key },
-          body: JSON.stringify({ token: 'tok_visa', orderId }),
+          body: JSON.stringify(body),
           signal: AbortSignal.timeout(10_000),
         }).then(
-          async (r) => ({
-            status: r.status,
-            body: (await r.json().catch(() => ({}))) as { errors?: { code?: string }[] },
-          }),
+          async (r) => ({ status: r.status, body: (await r.json().catch(() => ({}))) as Answer['body'] }),
           () => null,
         );
         const retry =
           res === null ||
           res.status >= 500 ||
           (res.status === 409 && res.body.errors?.[0]?.code === 'idempotency_key_in_use');
-        if (!retry) {
-          if (res.status !== 201) not201[res.status] = (not201[res.status] ?? 0) + 1;
-          return;
-        }
-        if (Date.now() - started > 20 * 60_000) throw new Error(`order ${orderId} never answered`);
+        if (!retry) return res;
+        if (Date.now() - started > 20 * 60_000) throw new Error(`${path} (${key}) never answered`);
         await sleep(200);
+      }
+    };
+    const unexpectedRefundAnswers: Record<string, number> = {};
+    const payAndRefund = async (orderId: string) => {
+      const paid = await post('/api/payments', `chaos-${orderId}`, { token: 'tok_visa', orderId });
+      if (paid.status !== 201) {
+        not201[paid.status] = (not201[paid.status] ?? 0) + 1;
+        return;
+      }
+      const amount = Math.floor((paid.body.amount as number) * REFUND_SHARE);
+      for (const [n, expected] of EXPECTED_REFUND_ANSWERS.entries()) {
+        const res = await post(`/api/payments/${paid.body.id}/refunds`, `chaos-refund-${orderId}-${n}`, { amount });
+        const said = [res.status, res.status === 201 ? undefined : res.body.errors?.[0]?.code]
+          .filter(Boolean)
+          .join(' ');
+        if (said !== expected) {
+          const k = `refund ${n + 1}: ${said}`;
+          unexpectedRefundAnswers[k] = (unexpectedRefundAnswers[k] ?? 0) + 1;
+        }
       }
     };
     await Promise.all(
@@ -169,8 +205,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         while (next < orderIds.length) {
           const n = next++;
           await slot(n);
-          await pay(orderIds[n] as string);
-          if (++answered % 100 === 0) log(`${answered} of ${orderIds.length} payments answered`);
+          await payAndRefund(orderIds[n] as string);
+          if (++answered % 100 === 0) log(`${answered} of ${orderIds.length} payments answered and refunded`);
         }
       }),
     );
@@ -180,20 +216,29 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await nats.start();
     await service.ready(60_000);
 
-    // Settled: nothing pending, nothing left in the outbox; then count.
+    // Settled: nothing pending, nothing on the reconciler's list (a change whose writer was killed
+    // before its events and stored copy stays there until the reconciler finished it), nothing left
+    // in the outbox; then count.
     const payments = conn.collection('payments');
+    // A refund pending (the provider or the service away when it was asked) is settled by the reconciler.
+    const refundsPending = async () =>
+      (await payments.find({}, { projection: { refunds: 1 } }).toArray()).filter((p) =>
+        ((p.refunds ?? []) as { status: string }[]).some((r) => r.status === 'pending'),
+      ).length;
     const unsettled = async () =>
       (await payments.countDocuments({ status: 'pending' })) +
-      (await conn.collection('payments_pending').countDocuments());
+      (await conn.collection('payments_pending').countDocuments()) +
+      (await conn.collection('payments_due').countDocuments()) +
+      (await refundsPending());
+    const backlog = () => conn.collection('outbox').countDocuments();
     const deadline = Date.now() + opts.settleMs;
     while (Date.now() < deadline) {
-      const pending = await unsettled();
-      const backlog = await conn.collection('outbox').countDocuments();
-      if (pending === 0 && backlog === 0) break;
+      if ((await unsettled()) === 0 && (await backlog()) === 0) break;
       await sleep(250);
     }
     const all = await payments.find({}).toArray();
-    const succeeded = all.filter((p) => p.status === 'succeeded');
+    // Succeeded, and refunded since in part or in full.
+    const succeeded = all.filter((p) => ['succeeded', 'partially_refunded', 'refunded'].includes(p.status as string));
     const messages = (await storedMessages(nats, 'payment:created')) as { eventId: string; id: string }[];
     const published = new Set(messages.map((m) => m.id));
     const copies = new Map<string, number>();
@@ -205,6 +250,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       keysByOrder.set(orderId, (keysByOrder.get(orderId) ?? new Set()).add(c.idempotencyKey ?? ''));
     }
     const succeededOrders = new Set(succeeded.map((p) => String(p.orderId)));
+
+    // Refunds at the provider, one per idempotency key (`refund-<refund id>`), by payment.
+    const madeByPayment = new Map<string, Map<string, number>>();
+    for (const r of stripe.refundsMade()) {
+      const form = new URLSearchParams(r.body);
+      const paymentId = form.get('metadata[paymentId]') ?? '?';
+      const made = madeByPayment.get(paymentId) ?? new Map<string, number>();
+      made.set(r.idempotencyKey ?? '', Number(form.get('amount')));
+      madeByPayment.set(paymentId, made);
+    }
+    const refundMessages = (await storedMessages(nats, 'payment:refunded')) as { id: string }[];
+    const refundsPublished = new Set(refundMessages.map((m) => m.id));
+    let overRefunded = 0;
+    let refundsMadeNotRecorded = 0;
+    let refundsRecordedNotMade = 0;
+    let lostRefundEvents = 0;
+    for (const p of all) {
+      const made = madeByPayment.get(String(p._id)) ?? new Map<string, number>();
+      const done = ((p.refunds ?? []) as { id: string; status: string }[]).filter((r) => r.status === 'succeeded');
+      const recorded = new Set(done.map((r) => `refund-${r.id}`));
+      const madeTotal = [...made.values()].reduce((sum, a) => sum + a, 0);
+      if (madeTotal > (p.amount as number) || (p.amountRefunded ?? 0) > (p.amount as number)) overRefunded++;
+      refundsMadeNotRecorded += [...made.keys()].filter((k) => !recorded.has(k)).length;
+      refundsRecordedNotMade += [...recorded].filter((k) => !made.has(k)).length;
+      lostRefundEvents += done.filter((r) => !refundsPublished.has(r.id)).length;
+    }
     return {
       payments: opts.payments,
       seconds,
@@ -217,7 +288,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       duplicateMessages: [...copies.values()].reduce((n, c) => n + c - 1, 0),
       // Settled payments leave the pending ones within a second: what is still there is stuck.
       stuckPending: await unsettled(),
+      undelivered: await backlog(),
       not201,
+      overRefunded,
+      refundsMadeNotRecorded,
+      refundsRecordedNotMade,
+      lostRefundEvents,
+      unexpectedRefundAnswers,
       clientRetries,
     };
   } finally {
