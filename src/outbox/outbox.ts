@@ -44,8 +44,10 @@ const BATCH = 200;
 // Delivered entries are removed together, at most this late: a crash before then only sends them again.
 const REMOVE_AFTER_MS = 200;
 // A claim outlives any pass that read the same entries before they were leased (milliseconds
-// before its own claim). Forgotten, it frees an entry whose claimer stopped before leasing it.
-const KEEP_CLAIMS_MS = 60_000;
+// before its own claim; one later than this sends a message twice, which delivery at least once
+// allows). Forgotten, it frees an entry whose claimer stopped before leasing it: a replica killed
+// while it leased a batch leaves its messages this long, and at most half as long again.
+const KEEP_CLAIMS_MS = 10_000;
 
 type Failure = Pick<OutboxEntry, 'attempts' | 'lastError' | 'lastStatus'>;
 
