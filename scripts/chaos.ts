@@ -9,6 +9,8 @@ const USAGE = `Usage: npm run chaos -- [options]
   --nats-every MS     NATS Streaming is restarted this often (default 5000)
   --service-every MS  the service is SIGKILLed and restarted this often (default 20000)
   --db-every MS       FerretDB is SIGKILLed and restarted this often (default 0: never)
+  --provider-every MS the provider misbehaves this often, in turn: answers to charges lost, answers to
+                      refunds lost, connections dropped, 429s (default 0: never)
   --settle MS         how long after the last answer everything must be settled (default 60000)`;
 
 function readFlags() {
@@ -20,6 +22,7 @@ function readFlags() {
       'nats-every': { type: 'string', default: '5000' },
       'service-every': { type: 'string', default: '20000' },
       'db-every': { type: 'string', default: '0' },
+      'provider-every': { type: 'string', default: '0' },
       settle: { type: 'string', default: '60000' },
       help: { type: 'boolean', default: false },
     },
@@ -41,6 +44,7 @@ function readFlags() {
     serviceEveryMs: n('service-every', values['service-every']),
     settleMs: n('settle', values.settle),
     dbEveryMs: values['db-every'] === '0' ? 0 : n('db-every', values['db-every']),
+    providerEveryMs: values['provider-every'] === '0' ? 0 : n('provider-every', values['provider-every']),
   };
 }
 
@@ -52,7 +56,8 @@ const counted = (answers: Record<string, number>) => {
 function format(r: ChaosReport): string {
   return [
     `${r.payments} payments in ${r.seconds.toFixed(0)} s, ${r.natsRestarts} NATS Streaming restarts, ` +
-      `${r.serviceKills} service SIGKILLs, ${r.dbRestarts} FerretDB SIGKILLs, ${r.clientRetries} client retries.`,
+      `${r.serviceKills} service SIGKILLs, ${r.dbRestarts} FerretDB SIGKILLs, ${r.providerFaults} provider faults, ` +
+      `${r.clientRetries} client retries.`,
     '',
     '| check | count |',
     '|---|---:|',

@@ -1,7 +1,8 @@
 import { runChaos } from '../support/chaos';
 
 // A small run of npm run chaos: 100 payments over about 10 s, each refunded in part twice and asked a
-// refund too many, while NATS Streaming restarts every 1.5 s and the service is SIGKILLed every 3 s.
+// refund too many, while NATS Streaming restarts every 1.5 s, the service is SIGKILLed every 3 s and the
+// provider misbehaves every second.
 // The full run (1,000 payments) is in the README.
 describe('payments and refunds under faults', () => {
   test('no double charge or refund, nothing refunded beyond its charge, no lost event, nothing stuck, every client answered as asked', async () => {
@@ -11,10 +12,12 @@ describe('payments and refunds under faults', () => {
       ratePerSecond: 10,
       natsEveryMs: 1500,
       serviceEveryMs: 3000,
+      providerEveryMs: 1000,
       settleMs: 30_000,
     });
     expect(report.serviceKills).toBeGreaterThan(0);
     expect(report.natsRestarts).toBeGreaterThan(0);
+    expect(report.providerFaults).toBeGreaterThan(3);
     expect(report).toMatchObject({
       doubleCharges: 0,
       chargedNotSucceeded: 0,

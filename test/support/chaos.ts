@@ -20,6 +20,12 @@ export interface ChaosOptions {
   settleMs: number;
   /** The database is killed and started again this often, by `restart` (off without it). */
   db?: { everyMs: number; restart(): Promise<void> };
+  /**
+   * The provider misbehaves this often (off without it), in turn: the answers to the next charges
+   * are lost (the charges made, the service told 500), the same for refunds, the next requests'
+   * connections dropped, the next requests refused with 429.
+   */
+  providerEveryMs?: number;
   log?: (line: string) => void;
 }
 
@@ -29,6 +35,7 @@ export interface ChaosReport {
   natsRestarts: number;
   serviceKills: number;
   dbRestarts: number;
+  providerFaults: number;
   /** Orders the provider charged under more than one idempotency key. */
   doubleCharges: number;
   /** Orders the provider charged whose payment did not end succeeded. */
@@ -98,6 +105,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   let natsRestarts = 0;
   let serviceKills = 0;
   let dbRestarts = 0;
+  let providerFaults = 0;
   try {
     await service.ready();
     const token = signToken(user);
@@ -138,6 +146,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         await service.ready(60_000);
       }),
     );
+    if (opts.providerEveryMs) {
+      const misbehave = [
+        () => stripe.loseReplies(3, '/v1/charges'),
+        () => stripe.loseReplies(2, '/v1/refunds'),
+        () => stripe.failNext(3, 'drop'),
+        () => stripe.failNext(3, 429, 'rate_limit_error'),
+      ];
+      stopped.push(
+        faults(opts.providerEveryMs, () => Promise.resolve(misbehave[providerFaults++ % misbehave.length]?.())),
+      );
+    }
     const { db: database } = opts;
     if (database) {
       stopped.push(
@@ -282,6 +301,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       natsRestarts,
       serviceKills,
       dbRestarts,
+      providerFaults,
       doubleCharges: [...keysByOrder.values()].filter((keys) => keys.size > 1).length,
       chargedNotSucceeded: [...keysByOrder.keys()].filter((o) => !succeededOrders.has(o)).length,
       lostEvents: succeeded.filter((p) => !published.has(String(p._id))).length,
