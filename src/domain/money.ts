@@ -10,8 +10,9 @@ export interface Money {
 export const USUAL_MINOR_UNIT_DIGITS = 2;
 
 /**
- * Stripe's currencies whose minor unit is not the hundredth, with their decimals. Stripe's, not ISO 4217's (nor a browser's Intl): it counts ISK and IQD in
- * hundredths, for one. The admin console reads this same table (http/console-router.ts).
+ * Stripe's currencies whose minor unit is not the hundredth, with their decimals. Stripe's, not
+ * ISO 4217's (nor a browser's Intl): it counts ISK and IQD in hundredths, for one. The admin
+ * console reads this same table (http/console-router.ts).
  */
 export const OTHER_MINOR_UNITS: Readonly<Record<string, number>> = Object.fromEntries([
   ...'bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' ').map((c) => [c, 0]),

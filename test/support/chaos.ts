@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import mongoose from 'mongoose';
+import { DUE_COLLECTION, PENDING_COLLECTION } from '../../src/db/collections';
 import { busClient, newId, signToken, testEnv, uniqueName, type TestUser } from './harness';
 import { storedMessages } from './nats-monitor';
 import { spawnService, type ServiceProcess } from './process';
@@ -246,8 +247,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       ).length;
     const unsettled = async () =>
       (await payments.countDocuments({ status: 'pending' })) +
-      (await conn.collection('payments_pending').countDocuments()) +
-      (await conn.collection('payments_due').countDocuments()) +
+      (await conn.collection(PENDING_COLLECTION).countDocuments()) +
+      (await conn.collection(DUE_COLLECTION).countDocuments()) +
       (await refundsPending());
     const backlog = () => conn.collection('outbox').countDocuments();
     const deadline = Date.now() + opts.settleMs;
@@ -257,7 +258,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     }
     const all = await payments.find({}).toArray();
     // Succeeded, and refunded since in part or in full.
-    const succeeded = all.filter((p) => ['succeeded', 'partially_refunded', 'refunded'].includes(p.status as string));
+    const charged = all.filter((p) => ['succeeded', 'partially_refunded', 'refunded'].includes(p.status as string));
     const messages = (await storedMessages(nats, 'payment:created')) as { eventId: string; id: string }[];
     const published = new Set(messages.map((m) => m.id));
     const copies = new Map<string, number>();
@@ -268,7 +269,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const orderId = new URLSearchParams(c.body).get('metadata[orderId]') ?? '?';
       keysByOrder.set(orderId, (keysByOrder.get(orderId) ?? new Set()).add(c.idempotencyKey ?? ''));
     }
-    const succeededOrders = new Set(succeeded.map((p) => String(p.orderId)));
+    const chargedOrders = new Set(charged.map((p) => String(p.orderId)));
 
     // Refunds at the provider, one per idempotency key (`refund-<refund id>`), by payment.
     const madeByPayment = new Map<string, Map<string, number>>();
@@ -303,8 +304,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       dbRestarts,
       providerFaults,
       doubleCharges: [...keysByOrder.values()].filter((keys) => keys.size > 1).length,
-      chargedNotSucceeded: [...keysByOrder.keys()].filter((o) => !succeededOrders.has(o)).length,
-      lostEvents: succeeded.filter((p) => !published.has(String(p._id))).length,
+      chargedNotSucceeded: [...keysByOrder.keys()].filter((o) => !chargedOrders.has(o)).length,
+      lostEvents: charged.filter((p) => !published.has(String(p._id))).length,
       duplicateMessages: [...copies.values()].reduce((n, c) => n + c - 1, 0),
       // Settled payments leave the pending ones within a second: what is still there is stuck.
       stuckPending: await unsettled(),
