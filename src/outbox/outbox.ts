@@ -177,10 +177,10 @@ export function createOutbox(deps: {
   /** Sends one destination's stored entries that are due, a batch at a time. */
   function lane(name: string, d: Destination) {
     let running: Promise<void> | null = null;
-    let again = false;
+    // The pass after the running one, for the kicks made while it runs.
+    let next: Promise<void> | null = null;
     async function drain(): Promise<void> {
-      do {
-        again = false;
+      for (let more = true; more;) {
         // While the destination is away there is nothing to try: what is stored waits.
         if (!d.ready()) return;
         const due = await store.due(name, clock.now(), BATCH);
@@ -193,26 +193,29 @@ export function createOutbox(deps: {
         const delivered = (await Promise.all(batch.map((e) => attempt(e, d)))).filter(Boolean);
         // More may be due; not after a failure (the destination is failing), nor when every entry was
         // claimed elsewhere (not leased yet, they would come back at once): the next pass looks again.
-        if (due.length === BATCH && batch.length > 0 && delivered.length === batch.length) again = true;
-      } while (again && Date.now() < deadline);
+        more = due.length === BATCH && batch.length > 0 && delivered.length === batch.length && Date.now() < deadline;
+      }
       await forgetOldClaims();
     }
-    return {
-      kick(): Promise<void> {
-        if (stopped) return Promise.resolve();
-        if (running) {
-          again = true;
-          return running;
-        }
-        running = drain()
-          .catch((err: unknown) => log.warn({ err, destination: name }, 'outbox paused; will retry'))
-          .finally(() => {
-            running = null;
-          });
-        return running;
-      },
-      idle: () => running ?? Promise.resolve(),
-    };
+    function kick(): Promise<void> {
+      if (stopped) return Promise.resolve();
+      // The running pass may have read the outbox before what the kicker waits for was due (a
+      // flush after the clock moved on): a pass of its own follows, one for all the kicks meanwhile.
+      if (running) {
+        next ??= running.then(() => {
+          next = null;
+          return kick();
+        });
+        return next;
+      }
+      running = drain()
+        .catch((err: unknown) => log.warn({ err, destination: name }, 'outbox paused; will retry'))
+        .finally(() => {
+          running = null;
+        });
+      return running;
+    }
+    return { kick, idle: () => next ?? running ?? Promise.resolve() };
   }
   const lanes = Object.entries(destinations).map(([name, d]) => lane(name, d));
   const kick = async () => void (await Promise.all(lanes.map((l) => l.kick())));
