@@ -185,6 +185,18 @@ describe('the outbox', () => {
   );
 });
 
+/** A bus message as stored at `at`, due then, never tried. */
+const storedMessage = (id: string, at: Date) => ({
+  id,
+  destination: 'bus',
+  subject: 'payment:created',
+  key: `order-of-${id}`,
+  payload: {},
+  attempts: 0,
+  createdAt: at,
+  nextAttemptAt: at,
+});
+
 /** An outbox on `conn` whose bus is always there and notes each message it sends in `sent`; no timer pass. */
 function outboxSending(conn: mongoose.Connection, sent: string[], now = () => new Date()) {
   return createOutbox({
@@ -257,18 +269,7 @@ describe('passes', () => {
     const outbox = outboxSending(conn, sent, () => now);
     try {
       const dueAt = new Date(now.getTime() + 10_000);
-      await store.add([
-        {
-          id: 'e1',
-          destination: 'bus',
-          subject: 'payment:created',
-          key: 'o1',
-          payload: {},
-          attempts: 0,
-          createdAt: now,
-          nextAttemptAt: dueAt,
-        },
-      ]);
+      await store.add([{ ...storedMessage('e1', now), nextAttemptAt: dueAt }]);
       // A pass that reads the outbox now, before the message is due.
       const earlier = outbox.flush();
       now = dueAt;
@@ -313,16 +314,7 @@ describe('replicas', () => {
     const sent: string[] = [];
     const outbox = outboxSending(conn, sent, () => now);
     try {
-      const entry = {
-        id: 'e1',
-        destination: 'bus',
-        subject: 'payment:created',
-        key: 'o1',
-        payload: {},
-        attempts: 0,
-        createdAt: now,
-        nextAttemptAt: now,
-      };
+      const entry = storedMessage('e1', now);
       await store.add([entry]);
       // What the other replica did before it stopped: it claimed the message, and leased nothing.
       expect(await store.claim([entry], now)).toHaveLength(1);
