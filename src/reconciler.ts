@@ -53,8 +53,8 @@ export function startReconciler(deps: {
   const timer = setInterval(() => void run(false), deps.intervalMs);
   timer.unref();
   return {
-    /** One whole pass now, sweepers included. */
-    runOnce: () => run(true),
+    /** One whole pass now, sweepers included: after the timed one, if one is running. */
+    runOnce: () => (running ? running.then(() => run(true)) : run(true)),
     oldestPending: () => oldestPending,
     async stop() {
       stopped = true;
