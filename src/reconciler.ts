@@ -1,6 +1,7 @@
 import type { ReconcileResult } from './domain/reconcile';
 import type { Clock } from './domain/ports';
 import type { Logger } from './log';
+import { onePassAtATime } from './passes';
 
 /** Work done now and then beside the reconciling, each on its own period. */
 export interface Sweeper {
@@ -20,7 +21,6 @@ export function startReconciler(deps: {
   log: Logger;
   intervalMs: number;
 }) {
-  let running: Promise<void> | null = null;
   let stopped = false;
   // Each sweeper first runs one period after the start.
   const lastSweep = deps.sweepers.map(() => deps.clock.now().getTime());
@@ -40,26 +40,28 @@ export function startReconciler(deps: {
     if (result.settled > 0) deps.log.info({ settled: result.settled }, 'reconciler settled pending payments');
   }
 
-  function run(sweep: boolean): Promise<void> {
-    if (stopped) return Promise.resolve();
-    running ??= tick(sweep)
-      .catch((err: unknown) => deps.log.warn({ err }, 'reconciler pass failed'))
-      .finally(() => {
-        running = null;
-      });
-    return running;
-  }
+  // Set by runOnce for the next pass to begin, which then runs every sweeper.
+  let sweepAll = false;
+  const passes = onePassAtATime(async () => {
+    if (stopped) return;
+    const sweep = sweepAll;
+    sweepAll = false;
+    await tick(sweep).catch((err: unknown) => deps.log.warn({ err }, 'reconciler pass failed'));
+  });
 
-  const timer = setInterval(() => void run(false), deps.intervalMs);
+  const timer = setInterval(() => void passes.join(), deps.intervalMs);
   timer.unref();
   return {
-    /** One whole pass now, sweepers included: after the timed one, if one is running. */
-    runOnce: () => (running ? running.then(() => run(true)) : run(true)),
+    /** One whole pass now, sweepers included: after the one running, if one is. */
+    runOnce(): Promise<void> {
+      sweepAll = true;
+      return passes.run();
+    },
     oldestPending: () => oldestPending,
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await running;
+      await passes.idle();
     },
   };
 }

@@ -2,6 +2,7 @@ import { messageOf, type DeadDelivery, type DeadDeliveryStore } from '../db/dead
 import { entryId, type OutboxEntry, type OutboxMessage, type OutboxStore } from '../db/outbox';
 import type { Clock } from '../domain/ports';
 import type { Logger } from '../log';
+import { onePassAtATime } from '../passes';
 
 /** Where messages go (the bus, a receiver of callbacks), and how long to keep trying. */
 export interface Destination {
@@ -176,9 +177,6 @@ export function createOutbox(deps: {
 
   /** Sends one destination's stored entries that are due, a batch at a time. */
   function lane(name: string, d: Destination) {
-    let running: Promise<void> | null = null;
-    // The pass after the running one, for the kicks made while it runs.
-    let next: Promise<void> | null = null;
     async function drain(): Promise<void> {
       for (let more = true; more;) {
         // While the destination is away there is nothing to try: what is stored waits.
@@ -197,30 +195,16 @@ export function createOutbox(deps: {
       }
       await forgetOldClaims();
     }
-    function kick(): Promise<void> {
-      if (stopped) return Promise.resolve();
-      // The running pass may have read the outbox before what the kicker waits for was due (a
-      // flush after the clock moved on): a pass of its own follows, one for all the kicks meanwhile.
-      if (running) {
-        next ??= running.then(() => {
-          next = null;
-          return kick();
-        });
-        return next;
-      }
-      running = drain()
-        .catch((err: unknown) => log.warn({ err, destination: name }, 'outbox paused; will retry'))
-        .finally(() => {
-          running = null;
-        });
-      return running;
-    }
-    return { kick, idle: () => next ?? running ?? Promise.resolve() };
+    const passes = onePassAtATime(async () => {
+      if (stopped) return;
+      await drain().catch((err: unknown) => log.warn({ err, destination: name }, 'outbox paused; will retry'));
+    });
+    return { kick: passes.run, join: passes.join, idle: passes.idle };
   }
   const lanes = Object.entries(destinations).map(([name, d]) => lane(name, d));
   const kick = async () => void (await Promise.all(lanes.map((l) => l.kick())));
 
-  const timer = setInterval(() => void kick(), deps.intervalMs);
+  const timer = setInterval(() => void Promise.all(lanes.map((l) => l.join())), deps.intervalMs);
   timer.unref();
 
   /** Sends one message now, or stores it to be retried; rejects only when it could do neither. */
