@@ -275,7 +275,6 @@ async function preload(conn: mongoose.Connection, benchUserId: string, count: nu
           userId,
           amount: 2000,
           currency: 'usd',
-          attempt: 0,
           paidBy: null,
           arrived: true,
         });

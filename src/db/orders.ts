@@ -17,7 +17,6 @@ const orderSchema = new Schema<OrderDoc>(
     userId: { type: String, required: true },
     amount: { type: Number, required: true },
     currency: { type: String, required: true },
-    attempt: { type: Number, default: 0 },
     paidBy: { type: String, default: null },
     standIn: { type: Boolean },
   },
@@ -38,8 +37,18 @@ export function createOrderStore(conn: Connection) {
       if (!Types.ObjectId.isValid(id)) return null;
       const d = await findById<OrderDoc>(orders, new Types.ObjectId(id));
       if (!d) return null;
-      const { _id, standIn, ...rest } = d;
-      return { ...rest, id: _id.toHexString(), attempt: d.attempt ?? 0, paidBy: d.paidBy ?? null, arrived: !standIn };
+      // An `attempt` written by versions before is left out: a payment tries its order's attempts from the first.
+      const { _id, version, status, userId, amount, currency, paidBy, standIn } = d;
+      return {
+        id: _id.toHexString(),
+        version,
+        status,
+        userId,
+        amount,
+        currency,
+        paidBy: paidBy ?? null,
+        arrived: !standIn,
+      };
     },
     add: ({ id, arrived, ...rest }) =>
       insert({ ...rest, _id: new Types.ObjectId(id), ...(!arrived && { standIn: true }) }),
@@ -48,9 +57,6 @@ export function createOrderStore(conn: Connection) {
     },
     async cancel(id, version) {
       await update(new Types.ObjectId(id), { $set: { status: 'cancelled' }, $max: { version } });
-    },
-    async skipTo(id, attempt) {
-      await update(new Types.ObjectId(id), { $max: { attempt } });
     },
     async paid(id, paymentId) {
       await update(new Types.ObjectId(id), { $set: { paidBy: paymentId } });

@@ -34,7 +34,6 @@ function standIn(id: string, said: Partial<Pick<Order, 'status' | 'version' | 'p
     userId: '',
     amount: 0,
     currency: '',
-    attempt: 0,
     paidBy: null,
     arrived: false,
     ...said,
@@ -64,7 +63,7 @@ export function createOrderEvents(deps: {
     // One of ours that a payment:created named (ours from before payment ids were fixed by the order, too).
     const named = order.paidBy === null ? null : await payments.load(order.paidBy);
     if (named && named.status !== 'failed' && named.status !== 'voided') return named;
-    for (let attempt = order.attempt; ; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       const next = paymentIdFor(order.id, attempt);
       const p = await payments.load(next);
       if (!p) return { next };
@@ -115,7 +114,7 @@ export function createOrderEvents(deps: {
     async created(e: OrderCreated): Promise<'inserted' | 'duplicate'> {
       const { amount, currency } = toMinorUnits(e.price, e.currency);
       const order = { id: e.id, version: e.version, status: e.status, userId: e.userId, amount, currency };
-      if (await orders.add({ ...order, attempt: 0, paidBy: null, arrived: true })) return 'inserted';
+      if (await orders.add({ ...order, paidBy: null, arrived: true })) return 'inserted';
       const held = await orders.get(e.id);
       if (held?.arrived !== false) return 'duplicate';
       // A parked cancel or payment:created left a stand-in: the order comes with what they said.

@@ -54,7 +54,8 @@ export function createPay(deps: {
       }
     }
     // Each attempt at the order is one payment id; a failed attempt is over and the next one is free.
-    for (let attempt = order.attempt; ; attempt++) {
+    // Tried from the first each time: remembering the next one would be a write into the order (ports.ts).
+    for (let attempt = 0; ; attempt++) {
       const at = clock.now();
       const payment = start({
         id: paymentIdFor(order.id, attempt),
@@ -68,10 +69,7 @@ export function createPay(deps: {
         at,
         dueAt: new Date(at.getTime() + deps.settleAfterMs),
       });
-      if (await payments.start(payment)) {
-        if (attempt > order.attempt) await orders.skipTo(order.id, attempt);
-        return answer(await settle.settle(payment));
-      }
+      if (await payments.start(payment)) return answer(await settle.settle(payment));
       const held = await payments.load(payment.id);
       if (!held) throw new Error(`Payment ${payment.id} is taken but cannot be read`);
       if (sameRequest(held, req)) return answer(await settle.settle(held));

@@ -6,7 +6,11 @@ export interface Clock {
   now(): Date;
 }
 
-/** The local copy of an order, from the orders service's events. */
+/**
+ * The local copy of an order, written only from the orders service's events (and another payments
+ * service's payment:created). A payment never writes it: FerretDB applies an update as a read, then a
+ * write of the whole document, so a payment's write on one replica could undo a cancel another wrote.
+ */
 export interface Order {
   id: string;
   version: number;
@@ -14,8 +18,6 @@ export interface Order {
   userId: string;
   amount: number;
   currency: string;
-  /** The attempt a new payment for the order starts from: failed attempts before it are over. */
-  attempt: number;
   /** A payment that paid the order, as another payments service told (payment:created). */
   paidBy: string | null;
   /**
@@ -33,8 +35,6 @@ export interface Orders {
   arrive(order: Pick<Order, 'id' | 'userId' | 'amount' | 'currency'>): Promise<void>;
   /** A cancel is final whatever its version; the stored version never goes back. */
   cancel(id: string, version: number): Promise<void>;
-  /** Remembers that attempts before `attempt` are over, so that the next payment starts there. */
-  skipTo(id: string, attempt: number): Promise<void>;
   /** Remembers a payment that paid the order. */
   paid(id: string, paymentId: string): Promise<void>;
 }

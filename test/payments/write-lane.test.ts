@@ -58,7 +58,6 @@ async function burst(conn: mongoose.Connection) {
         userId: 'u1',
         amount: 1500,
         currency: 'usd',
-        attempt: 0,
         paidBy: null,
         arrived: true,
       }),

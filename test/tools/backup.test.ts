@@ -100,7 +100,6 @@ async function fill(conn: mongoose.Connection) {
       userId,
       amount: 2000 + i * 1999,
       currency: 'usd',
-      attempt: 0,
       paidBy: null,
       arrived: true,
     });
