@@ -1,6 +1,6 @@
 import { DeclinedError, OutOfOrderError, UpstreamUnavailableError } from './errors';
 import { toMinorUnits } from './money';
-import { canRefund, paymentIdFor, type Payment } from './payment';
+import { ATTEMPTS_PER_ORDER, canRefund, paymentIdFor, type Payment } from './payment';
 import type { Clock, Order, Orders, Payments } from './ports';
 import type { RefundPayment } from './refund';
 
@@ -14,12 +14,9 @@ export interface OrderCreated {
   currency: string;
 }
 
-// Attempts at an order beyond this many (each one a failed payment) are recorded as another service's would be.
-const OWN_ATTEMPTS = 32;
-
 /** Whether a payment id is one this service gives to an attempt at the order. */
 function isOurs(paymentId: string, orderId: string): boolean {
-  for (let attempt = 0; attempt < OWN_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < ATTEMPTS_PER_ORDER; attempt++) {
     if (paymentIdFor(orderId, attempt) === paymentId) return true;
   }
   return false;
@@ -57,23 +54,26 @@ export function createOrderEvents(deps: {
 
   /**
    * The order's payment that took its money, if one did: the first attempt that did not
-   * fail. Else the id the order's next payment will have.
+   * fail. Else the id the order's next payment will have, if it may take one.
    */
-  async function paymentOf(order: Order): Promise<Payment | { next: string }> {
+  async function paymentOf(order: Order): Promise<Payment | { next: string } | null> {
     // One of ours that a payment:created named (ours from before payment ids were fixed by the order, too).
     const named = order.paidBy === null ? null : await payments.load(order.paidBy);
     if (named && named.status !== 'failed' && named.status !== 'voided') return named;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; attempt < ATTEMPTS_PER_ORDER; attempt++) {
       const next = paymentIdFor(order.id, attempt);
       const p = await payments.load(next);
       if (!p) return { next };
       if (p.status !== 'failed' && p.status !== 'voided') return p;
     }
+    return null;
   }
 
   /** Refunds all of a payment that went through for an order that is cancelled: the ticket was released. */
   async function refundIfPaid(order: Order): Promise<boolean> {
     const p = await paymentOf(order);
+    // Every attempt failed: nothing was taken, and no payment can start.
+    if (p === null) return false;
     if ('next' in p) {
       // A request that read the order before the cancel may be starting its payment now: once it had
       // the time to settle it, the reconciler looks, and gives the money back (refundIfCancelled).

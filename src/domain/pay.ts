@@ -1,5 +1,5 @@
 import { ConflictError, DeclinedError, InvalidInputError, NotAuthorizedError, NotFoundError } from './errors';
-import { paymentIdFor, start, type Payment } from './payment';
+import { ATTEMPTS_PER_ORDER, paymentIdFor, start, type Payment } from './payment';
 import type { Clock, Orders, Payments } from './ports';
 import type { Settle } from './settle';
 
@@ -55,7 +55,7 @@ export function createPay(deps: {
     }
     // Each attempt at the order is one payment id; a failed attempt is over and the next one is free.
     // Tried from the first each time: remembering the next one would be a write into the order (ports.ts).
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; attempt < ATTEMPTS_PER_ORDER; attempt++) {
       const at = clock.now();
       const payment = start({
         id: paymentIdFor(order.id, attempt),
@@ -76,6 +76,7 @@ export function createPay(deps: {
       if (held.status === 'failed' || held.status === 'voided') continue;
       throw new ConflictError('The order already has a payment', 'order_already_paid');
     }
+    throw new ConflictError('The order has had too many failed payments', 'order_attempts_exhausted');
   };
 }
 

@@ -502,6 +502,12 @@ export function apply(p: Payment, c: Change): Payment {
 const hexId = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 24);
 
 /**
+ * How many payments an order may take (each attempt after the first follows a failed or voided one).
+ * A request tries them from the first: the bound keeps that short, and stops a card tester at one order.
+ */
+export const ATTEMPTS_PER_ORDER = 32;
+
+/**
  * The payment for an order's n-th attempt has a fixed id, so that starting it is
  * the claim on the order: two requests for one order collide on one insert.
  * It is shaped as an ObjectId because the ticketing contract says payment ids are.

@@ -58,6 +58,23 @@ describe('declined cards', () => {
     const payments = await paymentsOf(stack.service, order.id);
     expect(payments.map((p) => p.status).sort()).toEqual(['failed', 'failed', 'succeeded']);
   });
+
+  // Each request tries the order's attempts from the first; without a bound, a card tester
+  // declining on one order would make every next request longer, for ever.
+  test('an order takes 32 attempts: after 32 declines the next request answers 409 order_attempts_exhausted and charges nothing', async () => {
+    const user = newUser();
+    const order = await createOrder(stack.peer, stack.service, { userId: user.id, price: 3 });
+    for (let i = 0; i < 32; i++) expect((await pay(sessionCookie(user), order.id, DECLINED)).status).toBe(402);
+    const charged = stack.stripe.chargeAttempts().length;
+
+    const res = await pay(sessionCookie(user), order.id, GOOD);
+    expect(res.status).toBe(409);
+    expect(res.body.errors[0]).toMatchObject({ code: 'order_attempts_exhausted' });
+    expect(stack.stripe.chargeAttempts()).toHaveLength(charged);
+    const payments = await paymentsOf(stack.service, order.id);
+    expect(payments).toHaveLength(32);
+    expect(payments.every((p) => p.status === 'failed')).toBe(true);
+  }, 60_000);
 });
 
 describe('amounts as the provider received them', () => {

@@ -45,7 +45,8 @@ export const paymentPaths: OpenAPIV3.PathsObject = {
         '402': errorResponse('The card was declined (`card_declined`)', true),
         '404': errorResponse('No such order (yet: it arrives with `order:created`)', true),
         '409': errorResponse(
-          'The order already has a payment (`order_already_paid`), a request with this Idempotency-Key is ' +
+          'The order already has a payment (`order_already_paid`), or has had 32 that failed ' +
+            '(`order_attempts_exhausted`), a request with this Idempotency-Key is ' +
             'still running (`idempotency_key_in_use`), or an admin voided the payment while it was being ' +
             'charged (`payment_voided`)',
           true,
