@@ -32,8 +32,8 @@ const keyOf = (paymentId: string, version: number) => `${paymentId}:${version}`;
 // Entries that are done are deleted together, four times a second: one statement for many. Deleted
 // with each payment, on SQLite (one writer at a time), they cost a commit per payment. FerretDB v1
 // answers a delete of many ids by reading the whole collection (about 0.25 ms a pending payment on
-// SQLite), in flight ones too, and holds the write lane meanwhile: once a second, 20 to 45 ms, long
-// enough to show in the requests' p99; four times as often, a quarter as long, for about the same total.
+// SQLite), in flight ones too: once a second, 20 to 45 ms, long enough to show in the requests' p99
+// when it held the write lane (it no longer does: db/writes.ts); four times as often, a quarter as long.
 const CLEAR_EVERY_MS = 250;
 
 export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logger) {
@@ -41,8 +41,8 @@ export function createDueList(db: mongoose.mongo.Db, lane: WriteLane, log: Logge
   const entries = col as unknown as mongoose.mongo.Collection<DueDoc>;
   const pending = db.collection(PENDING_COLLECTION);
   const insert = insertOnce(col, lane);
-  const deleteEntry = deleteFromSmallById(col, lane);
-  const deletePending = deleteFromSmallById(pending, lane);
+  const deleteEntry = deleteFromSmallById(col);
+  const deletePending = deleteFromSmallById(pending);
   const updatePending = updateById(pending, lane);
   let done: string[] = [];
   let donePending: Types.ObjectId[] = [];

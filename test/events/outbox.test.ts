@@ -3,10 +3,10 @@ import request from 'supertest';
 import { createDeadDeliveryStore } from '../../src/db/dead-deliveries';
 import { createOutboxStore } from '../../src/db/outbox';
 import { createPaymentStore } from '../../src/db/payments';
-import { laneOf, limitWrites } from '../../src/db/writes';
 import { apply, paymentIdFor, start, succeed } from '../../src/domain/payment';
 import { createLogger } from '../../src/log';
 import { backoff, createOutbox } from '../../src/outbox/outbox';
+import { startTcpProxy } from '../support/tcp-proxy';
 import type { Service } from '../../src/service';
 import {
   busClient,
@@ -221,9 +221,11 @@ function outboxSending(conn: mongoose.Connection, sent: string[], now = () => ne
 describe('the backlog', () => {
   test('counts a delivered message out at once, while its removal is still waiting to be written', async () => {
     // Seen in CI: the removal of delivered messages had begun and was not yet written, and the
-    // backlog counted them again for that moment. A lane held by the test keeps that moment open.
-    const conn = await mongoose.createConnection(`${process.env.TEST_MONGO_URI}/${uniqueName('backlog')}`).asPromise();
-    limitWrites(conn, 1);
+    // backlog counted them again for that moment. A delete held on its way keeps that moment open.
+    const proxy = await startTcpProxy(Number(new URL(process.env.TEST_MONGO_URI as string).port));
+    const conn = await mongoose
+      .createConnection(`mongodb://127.0.0.1:${proxy.port}/${uniqueName('backlog')}?directConnection=true`)
+      .asPromise();
     const store = createOutboxStore(conn);
     const sent: string[] = [];
     const outbox = outboxSending(conn, sent);
@@ -237,16 +239,16 @@ describe('the backlog', () => {
       ]);
       expect(await outbox.backlog()).toBe(2);
 
+      // A delete command: its BSON starts with the string element `delete`.
+      release = proxy.holdWhenSent('\x02delete\x00');
       const flushed = outbox.flush();
       await eventually(async () => sent.length === 2);
-      const held = laneOf(conn).run(() => new Promise<void>((resolve) => (release = resolve)));
-      // Past the wait before delivered messages are removed: their removal waits for the lane.
+      // Past the wait before delivered messages are removed: their removal is on its way, held.
       await new Promise((r) => setTimeout(r, 400));
       expect(await store.count()).toBe(2);
       expect(await outbox.backlog()).toBe(0);
 
       release();
-      await held;
       await flushed;
       expect(await store.count()).toBe(0);
       expect(await outbox.backlog()).toBe(0);
@@ -254,6 +256,7 @@ describe('the backlog', () => {
       release();
       await outbox.stop();
       await conn.close();
+      await proxy.close();
     }
   });
 });

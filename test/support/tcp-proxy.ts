@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
  * A TCP front for a real server that can cut its connections: all of them now, or the
  * one that next sends some bytes (a NATS client's streaming connect request, say), as
  * a server that goes away at that moment would; or lose those bytes, as a server too
- * busy to answer them would seem; or take connections and never answer them.
+ * busy to answer them would seem; or hold them until told (a command the server is slow to
+ * take); or take connections and never answer them.
  */
 export async function startTcpProxy(targetPort: number) {
   const open = new Set<Socket>();
@@ -14,6 +15,8 @@ export async function startTcpProxy(targetPort: number) {
   let silent = 0;
   // What the server sends that never reaches the client: a frame lost on the way back.
   let lostOnTheWayBack: RegExp | null = null;
+  // What the next connection to send `marker` sends from then on, kept back until released.
+  let hold: { marker: string; release: Promise<void> } | null = null;
 
   const server = createServer((client) => {
     if (silent > 0) {
@@ -36,7 +39,19 @@ export async function startTcpProxy(targetPort: number) {
       });
       s.on('error', cut);
     });
+    let held: Buffer[] | null = null;
     client.on('data', (d: Buffer) => {
+      if (held) return void held.push(d);
+      if (hold && d.toString('latin1').includes(hold.marker)) {
+        const kept: Buffer[] = [d];
+        held = kept;
+        void hold.release.then(() => {
+          held = null;
+          kept.forEach((b) => upstream.write(b));
+        });
+        hold = null;
+        return;
+      }
       if (fault.count > 0 && d.toString('latin1').includes(fault.marker)) {
         fault.count--;
         faults++;
@@ -66,6 +81,15 @@ export async function startTcpProxy(targetPort: number) {
     /** What the next `count` connections send with `marker` in it never reaches the server. */
     dropWhenSent(marker: string, count = 1) {
       fault = { marker, count, action: 'drop' };
+    },
+    /**
+     * What the next connection to send `marker` sends from then on is kept back until the returned
+     * function is called, and then passed on in order.
+     */
+    holdWhenSent(marker: string): () => void {
+      let release = () => {};
+      hold = { marker, release: new Promise<void>((resolve) => (release = resolve)) };
+      return release;
     },
     /** From now on, what the server sends that matches `frame` (a global pattern) never reaches the client. */
     loseFromServer(frame: RegExp) {
