@@ -13,7 +13,7 @@ import {
   useStack,
   type Received,
 } from '../support/harness';
-import { localstripe, localstripeUrl as url } from '../support/localstripe';
+import { localstripe, localstripeUrl as url, madeFor } from '../support/localstripe';
 
 // localstripe keeps PaymentIntents, charges and refunds, and sends signed webhooks of its own.
 const secret = 'whsec_payments_test';
@@ -158,8 +158,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
     expect((await register(listening, ['payment_intent.succeeded'])).status).toBe(200);
     try {
       // The holder authenticates afterwards, and the charge goes through.
-      const intents = await localstripe.paymentIntents.list({ limit: 100 });
-      const intent = intents.data.find((i) => i.metadata.paymentId === paymentId);
+      const intent = await madeFor(localstripe.paymentIntents.list({ limit: 100 }), paymentId);
       expect(intent?.status).toBe('requires_action');
       expect((await authenticate(intent)).status).toBe(200);
 
@@ -208,8 +207,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
     expect(voided.body).toMatchObject({ status: 'voided', stripeId: null, refunds: [] });
 
     // The void's ask left the card waiting for its holder, who authenticates afterwards.
-    const intents = await localstripe.paymentIntents.list({ limit: 100 });
-    const intent = intents.data.find((i) => i.metadata.paymentId === paymentId);
+    const intent = await madeFor(localstripe.paymentIntents.list({ limit: 100 }), paymentId);
     expect(intent?.status).toBe('requires_action');
     expect((await authenticate(intent)).status).toBe(200);
 
@@ -270,8 +268,7 @@ describe('POST /api/payments/webhooks/stripe', () => {
       expect(res.status).toBe(503);
       const [payment] = await paymentsOf(stack.service, order.id);
       expect(payment?.status).toBe('pending');
-      const charges = await localstripe.charges.list({ limit: 100 });
-      const charge = charges.data.find((c) => c.metadata.paymentId === payment?.id);
+      const charge = await madeFor(localstripe.charges.list({ limit: 100 }), payment!.id);
       return { id: payment!.id, chargeId: charge?.id as string };
     };
 

@@ -9,3 +9,15 @@ export const localstripe = new Stripe('sk_test_payments', {
   port: Number(localstripeUrl.port),
   protocol: 'http',
 });
+
+/**
+ * The object the service made for a payment, found by the `paymentId` its metadata carries. localstripe
+ * lists the oldest first, and the tests of a run share it: every page is read.
+ */
+export async function madeFor<T extends { metadata: Stripe.Metadata | null }>(
+  list: Stripe.ApiListPromise<T>,
+  paymentId: string,
+): Promise<T | undefined> {
+  for await (const item of list) if (item.metadata?.paymentId === paymentId) return item;
+  return undefined;
+}
