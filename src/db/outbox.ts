@@ -95,8 +95,10 @@ export function createOutboxStore(conn: Connection) {
       const won = await Promise.all(entries.map((e) => insertClaim({ _id: offerOf(e), at })));
       return entries.filter((_, i) => won[i]);
     },
-    /** Forgets the claims made before `before`: the entries they took were leased, then sent or put off. */
-    /** Outside the write lane, as every delete (db/writes.ts). */
+    /**
+     * Forgets the claims made before `before`: the entries they took were leased, then sent or put off.
+     * Outside the write lane, as every delete (db/writes.ts).
+     */
     async forgetClaims(before: Date): Promise<void> {
       await claims.deleteMany({ at: { $lt: before } });
     },
