@@ -5,13 +5,15 @@ const linux = process.platform === 'linux';
 
 describe('the bench: CPU per payment by process', () => {
   (linux ? test : test.skip)("counts a server's CPU with its children's, and the bench's own without", async () => {
-    // A shell whose child spins for 400 ms, then idles: the shell itself uses next to nothing.
-    const spin = `node -e "const t = Date.now(); while (Date.now() - t < 400); setTimeout(() => {}, 10000)"`;
-    const shell = spawn('sh', ['-c', `${spin}; true`], { stdio: 'ignore' });
+    // A shell whose child spins until it has used 400 ms of CPU (counted as CPU, not on the clock: on
+    // a busy machine 400 ms of the clock gave it less than 200), says so, then idles: the shell itself
+    // uses next to nothing.
+    const spin = `node -e "for (let u = process.cpuUsage(); u.user + u.system < 400000; u = process.cpuUsage()); console.log('spun'); setTimeout(() => {}, 10000)"`;
+    const shell = spawn('sh', ['-c', `${spin}; true`], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const groups = { server: { pids: [shell.pid as number] }, alone: { pids: [shell.pid as number], self: true } };
       const before = sampleCpu(groups);
-      await new Promise((r) => setTimeout(r, 800));
+      await new Promise((resolve) => shell.stdout.once('data', resolve));
       const perPayment = cpuPerPayment(before, sampleCpu(groups), 2);
       expect(perPayment).not.toBeNull();
       // 400 ms of CPU over 2 payments, less what the child spent before the first sample.
