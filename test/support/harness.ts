@@ -212,11 +212,16 @@ export async function leftPending(
   return payment;
 }
 
-/** A clock that runs with real time and that a test moves forward, past a scheduled time. */
-export function movableClock(): Clock & { advance(ms: number): void } {
+/**
+ * A clock that runs with real time and that a test moves forward, past a scheduled time. `stopped`:
+ * it moves only when the test moves it, for a test that checks a schedule to the second while real
+ * time passes unevenly on a busy machine.
+ */
+export function movableClock(opts: { stopped?: boolean } = {}): Clock & { advance(ms: number): void } {
   let offset = 0;
+  const startedAt = Date.now();
   return {
-    now: () => new Date(Date.now() + offset),
+    now: () => new Date((opts.stopped ? startedAt : Date.now()) + offset),
     advance(ms) {
       offset += ms;
     },
