@@ -232,11 +232,7 @@ describe('the backlog', () => {
     let release = () => {};
     try {
       const now = new Date();
-      const stored = { destination: 'bus', subject: 'payment:created', key: 'o1', payload: {} };
-      await store.add([
-        { ...stored, id: 'e1', attempts: 0, createdAt: now, nextAttemptAt: now },
-        { ...stored, id: 'e2', attempts: 0, createdAt: now, nextAttemptAt: now },
-      ]);
+      await store.add([storedMessage('e1', now), storedMessage('e2', now)]);
       expect(await outbox.backlog()).toBe(2);
 
       // A delete command: its BSON starts with the string element `delete`.
